@@ -1,0 +1,36 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// The portable modules (GICArchitecture, VGIC, GICModel) depend on nothing and
+// build both hosted and in Embedded Swift for aarch64-none-none-elf.
+let package = Package(
+    name: "swift-vgic",
+    products: [
+        .library(name: "GICArchitecture", targets: ["GICArchitecture"]),
+        .library(name: "VGIC", targets: ["VGIC"]),
+        .library(name: "GICModel", targets: ["GICModel"]),
+        .library(name: "VGICScenario", targets: ["VGICScenario"]),
+        .executable(name: "vgic", targets: ["vgic"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "GICArchitecture"),
+        .target(name: "VGIC", dependencies: ["GICArchitecture"]),
+        .target(name: "GICModel", dependencies: ["GICArchitecture"]),
+        .target(name: "VGICScenario", dependencies: ["GICArchitecture", "VGIC", "GICModel"]),
+        .executableTarget(
+            name: "vgic",
+            dependencies: [
+                "VGICScenario",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "GICArchitectureTests", dependencies: ["GICArchitecture"]),
+        .testTarget(name: "GICModelTests", dependencies: ["GICModel", "GICArchitecture"]),
+        .testTarget(name: "VGICTests", dependencies: ["VGIC", "GICModel", "GICArchitecture"]),
+        .testTarget(name: "VGICScenarioTests", dependencies: ["VGICScenario"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

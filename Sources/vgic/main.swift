@@ -1,0 +1,2 @@
+import VGICScenario
+print("vgic")
