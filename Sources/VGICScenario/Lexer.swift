@@ -35,7 +35,7 @@ enum Number {
                 continue
             }
             previousWasSeparator = false
-            guard let d = c.hexDigitValue, UInt64(d) < radix else { return nil }
+            guard c.isASCII, let d = c.hexDigitValue, UInt64(d) < radix else { return nil }
             let (shifted, o1) = value.multipliedReportingOverflow(by: radix)
             let (sum, o2) = shifted.addingReportingOverflow(UInt64(d))
             if o1 || o2 { return nil }

@@ -13,10 +13,8 @@ public enum ScenarioParser {
         var machine: Machine?
         var statements: [Statement] = []
         var saved = false
-        var lastLine = 0
         for (index, raw) in source.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = SourceLine(number: index + 1, raw: raw)
-            lastLine = line.number
             if line.tokens.isEmpty { continue }
             guard let m = machine else {
                 machine = try parseHeader(line)
@@ -32,7 +30,8 @@ public enum ScenarioParser {
             statements.append(statement)
         }
         guard let machine else {
-            throw ParseError(line: max(lastLine, 1), token: nil, expected: "the 'vm gic=v3|v2 vcpus=N' header")
+            // A file of comments and blanks: the header belongs on line 1.
+            throw ParseError(line: 1, token: nil, expected: "the 'vm gic=v3|v2 vcpus=N' header")
         }
         return Scenario(machine: machine, statements: statements)
     }
