@@ -33,6 +33,14 @@
 
 import GICArchitecture
 
+/// The GIC hardware a hypervisor runs on: physical interrupt state plus, per
+/// physical CPU, the virtualization extension (hypervisor side: LRs, HCR,
+/// VMCR, APRs, MISR/EISR/ELRSR) and the virtual CPU interface (guest side).
+/// Hypervisor-side rule breaks are recorded in `violations`.
+///
+/// Configuration is clamped to what the architecture allows: 1...16 list
+/// registers (GICv2: 1...64), 5...8 priority bits (GICv2: always 5),
+/// `vtr.preemptionBits = min(priorityBits, 7)`.
 public final class GICModel: @unchecked Sendable {
     public let version: GICVersion
     public let cpuCount: Int
