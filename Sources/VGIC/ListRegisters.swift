@@ -1,0 +1,318 @@
+import GICArchitecture
+
+// Flush and sync: moving interrupt state between the vGIC and a vCPU's list
+// registers (KVM's vgic_flush_lr_state / vgic_fold_lr_state).
+//
+// Flush writes the best `lrCount` interrupts of the vCPU's ap_list, in this
+// order of need:
+//
+//   class 0  pending (possibly also active) in a group the vCPU has enabled
+//   class 1  active and not pending: only its deactivation is left to track
+//   class 2  pending in a group the vCPU has disabled
+//
+// then by priority and INTID. What does not fit is tracked by maintenance
+// interrupts: NP and U (room for the pending queue), LRENP (EOIs of active
+// interrupts that have no list register arrive as EOIcount), VGrpNE (a
+// disabled group with waiting interrupts gets enabled), and ICH_HCR.TDIR so
+// that a DIR the hardware cannot match is emulated.
+//
+// Sync never copies a list register over the vGIC's state: it applies only
+// what the guest did since the flush (acknowledged: pending → active;
+// deactivated: active → inactive), so that changes the vGIC made meanwhile
+// (another vCPU's ICPENDR, a new edge) survive.
+
+extension VGIC {
+    /// Enter the guest on vCPU `vcpu`: load its CPU interface if needed and
+    /// flush its pending and active interrupts into the list registers.
+    public func vcpuEnter(_ vcpu: Int) {
+        guard vcpu >= 0 && vcpu < vcpuCount else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        if vcpus[vcpu].inGuest { syncLocked(vcpu) }
+        flushLocked(vcpu)
+    }
+
+    /// Leave the guest on vCPU `vcpu`: fold the list registers back into the
+    /// vGIC's state and save the CPU interface.
+    public func vcpuExit(_ vcpu: Int) {
+        guard vcpu >= 0 && vcpu < vcpuCount else { return }
+        lock.lock()
+        defer { lock.unlock() }
+        syncLocked(vcpu)
+    }
+
+    @inline(__always)
+    func flushKey(_ i: Int, _ vmcr: VMCR) -> UInt32 {
+        let s = irqs[i]
+        let groupOn = s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1
+        let pendingHere = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
+        let cls: UInt32 = pendingHere ? (groupOn ? 0 : 2) : 1
+        return cls << 20 | UInt32(s.priority) << 10 | (s.intid & 0x3FF)
+    }
+
+    func flushLocked(_ v: Int) {
+        let cpu = physicalCPU(ofVCPU: v)
+        if vcpus[v].cpuInterfaceDirty {
+            loadCPUInterface(v)
+        }
+        let vmcr = vcpus[v].vmcr
+        var n = 0
+        var pendingLeft = false
+        var activeLeft = false
+        var group0Left = false
+        var group1Left = false
+
+        // Select the best lrCount entries by insertion into a sorted scratch list.
+        var i = vcpus[v].apHead
+        while i >= 0 {
+            let idx = Int(i)
+            let next = irqs[idx].apNext
+            let t = targetOracle(idx)
+            if t != Int32(v) {
+                apRemove(idx)
+                if t >= 0 {
+                    apInsert(idx, vcpu: t)
+                    platform.kick(vcpu: Int(t))
+                }
+                i = next
+                continue
+            }
+            let key = flushKey(idx, vmcr)
+            var left = Int32(-1)
+            if n < lrCount {
+                insertChosen(i, key: key, count: n)
+                n += 1
+            } else if key < chosenKeys[n - 1] {
+                left = chosen[n - 1]
+                insertChosen(i, key: key, count: n - 1)
+            } else {
+                left = i
+            }
+            if left >= 0 {
+                let l = irqs[Int(left)]
+                if l.active { activeLeft = true }
+                let k = flushKey(Int(left), vmcr) >> 20
+                if k == 0 { pendingLeft = true }
+                if k == 2 { if l.group == 0 { group0Left = true } else { group1Left = true } }
+            }
+            i = next
+        }
+
+        for k in 0..<n {
+            let idx = Int(chosen[k])
+            let (lr, source, activeInLR) = makeListRegister(idx)
+            if irqs[idx].active && !activeInLR { activeLeft = true }
+            let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
+            platform.writeLR(cpu: cpu, k, raw)
+            slots[v * 16 + k] = LRSlot(irq: Int32(idx), pending: lr.state.isPending, active: lr.state.isActive,
+                                       hw: lr.hw, physicalINTID: lr.pINTID, source: source)
+            irqs[idx].lr = Int8(k)
+        }
+        vcpus[v].lrsUsed = n
+
+        var hcr = HCR(rawValue: HCR.en)
+        if pendingLeft {
+            hcr.set(HCR.npie, true)
+            if lrCount >= 2 { hcr.set(HCR.uie, true) }
+        }
+        if activeLeft { hcr.set(HCR.lrenpie, true) }
+        if group0Left && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
+        if group1Left && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
+        // DIR must be emulated when the hardware could not match it: an
+        // interrupt active without a list register here, or an SPI that
+        // another vCPU acknowledged (the guest may deactivate it from here).
+        let trapDIR = vmcr.eoiMode && (activeLeft || vcpuCount > 1)
+        if trapDIR && version == .v3 { hcr.set(HCR.tdir, true) }
+        vcpus[v].dirTraps = trapDIR
+        platform.writeHCR(cpu: cpu, hcr.rawValue)
+        vcpus[v].inGuest = true
+    }
+
+    @inline(__always)
+    func insertChosen(_ i: Int32, key: UInt32, count: Int) {
+        var p = count
+        while p > 0 && chosenKeys[p - 1] > key {
+            chosen[p] = chosen[p - 1]
+            chosenKeys[p] = chosenKeys[p - 1]
+            p -= 1
+        }
+        chosen[p] = i
+        chosenKeys[p] = key
+    }
+
+    /// The list register for interrupt `i`, the SGI source it carries (GICv2),
+    /// and whether it carries the active state.
+    func makeListRegister(_ i: Int) -> (ListRegister, UInt8, Bool) {
+        let s = irqs[i]
+        var pending = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
+        var active = s.active
+        var lr = ListRegister(vINTID: s.intid, state: .invalid, group: s.group, priority: s.priority)
+        var source: UInt8 = 0
+        if s.hw {
+            // The pending state of a HW interrupt that is active is kept at the
+            // physical level: a HW entry is never pending and active.
+            if active { pending = false }
+            lr.hw = true
+            lr.pINTID = s.physicalINTID
+            holdPhysicalActive(i)
+        } else if version == .v2 && s.intid < 16 {
+            if pending {
+                let activeSourcePending = s.active && s.sgiSources & (1 << s.activeSource) != 0
+                source = activeSourcePending ? s.activeSource : UInt8(s.sgiSources.trailingZeroBitCount)
+                if s.active && !activeSourcePending { active = false }
+                // Another source waits: come back when the guest is done with this one.
+                if s.sgiSources & ~(1 << source) != 0 { lr.eoi = true }
+            } else {
+                source = s.activeSource
+            }
+            lr.sourceCPU = source
+        } else if pending && !s.edge {
+            // Level-sensitive: resample the line when the guest deactivates it.
+            lr.eoi = true
+        }
+        lr.state = ListRegisterState(pending: pending, active: active)
+        return (lr, source, active)
+    }
+
+    func syncLocked(_ v: Int) {
+        guard vcpus[v].inGuest else { return }
+        let cpu = physicalCPU(ofVCPU: v)
+        vcpus[v].inGuest = false
+        var eoiCount = HCR(rawValue: platform.readHCR(cpu: cpu)).eoiCount
+        platform.writeHCR(cpu: cpu, 0)
+
+        var represented = 0
+        let used = vcpus[v].lrsUsed
+        for k in 0..<used {
+            let slot = slots[v * 16 + k]
+            let raw = platform.readLR(cpu: cpu, k)
+            platform.writeLR(cpu: cpu, k, 0)
+            slots[v * 16 + k] = LRSlot()
+            guard slot.irq >= 0 else { continue }
+            let i = Int(slot.irq)
+            let state = version == .v3 ? ICH_LR.decode(raw).state : GICH_LR.decode(UInt32(truncatingIfNeeded: raw)).state
+            let acked = slot.pending && !state.isPending
+            let deactivated = (slot.active || acked) && !state.isActive
+            if slot.active || acked {
+                representedScratch[represented] = slot.irq
+                represented += 1
+            }
+            if acked {
+                if version == .v2 && irqs[i].intid < 16 {
+                    irqs[i].sgiSources &= ~(1 << slot.source)
+                    irqs[i].activeSource = slot.source
+                } else if irqs[i].repended {
+                    irqs[i].repended = false
+                } else {
+                    irqs[i].pendingLatch = false
+                }
+                irqs[i].active = true
+            }
+            if deactivated {
+                irqs[i].active = false
+                if slot.hw && irqs[i].hw && irqs[i].physicalINTID == slot.physicalINTID {
+                    // The guest's deactivation deactivated the physical twin.
+                    irqs[i].physicalActiveHeld = false
+                    irqs[i].deferredPhysicalDeactivate = false
+                }
+            }
+            irqs[i].lr = -1
+            irqs[i].repended = false
+            if slot.hw && !deactivated && (!irqs[i].hw || irqs[i].physicalINTID != slot.physicalINTID) {
+                // Unmapped or remapped while a HW entry held it: release the old twin.
+                platform.setPhysicalActive(slot.physicalINTID, cpu: cpu, false)
+            }
+            if irqs[i].hw {
+                if irqs[i].levelFromPhysical && !irqs[i].edge {
+                    irqs[i].lineLevel = currentLineLevel(i)
+                }
+                settlePhysicalActive(i)
+            }
+        }
+        vcpus[v].lrsUsed = 0
+
+        // EOIs the hardware could not match to a list register: in EOImode 0
+        // each one deactivated the highest-priority interrupt that is active
+        // here without a list register (the one its priority drop belonged to).
+        while eoiCount > 0 {
+            eoiCount -= 1
+            var best = Int32(-1)
+            var bestKey = UInt32.max
+            var j = vcpus[v].apHead
+            while j >= 0 {
+                let s = irqs[Int(j)]
+                if s.active {
+                    var isRepresented = false
+                    for r in 0..<represented where representedScratch[r] == j { isRepresented = true }
+                    let key = UInt32(s.priority) << 10 | s.intid
+                    if !isRepresented && key < bestKey {
+                        best = j
+                        bestKey = key
+                    }
+                }
+                j = s.apNext
+            }
+            guard best >= 0 else { break }
+            deactivate(Int(best))
+        }
+
+        vcpus[v].vmcr = version == .v3 ? VMCR(v3: platform.readVMCR(cpu: cpu))
+            : VMCR(v2: UInt32(truncatingIfNeeded: platform.readVMCR(cpu: cpu)))
+        for r in 0..<apRegisters {
+            aprs[v * 8 + r] = platform.readAPR(cpu: cpu, group: 0, index: r)
+            if version == .v3 { aprs[v * 8 + 4 + r] = platform.readAPR(cpu: cpu, group: 1, index: r) }
+        }
+
+        // Prune: interrupts that no longer belong here move or leave.
+        var j = vcpus[v].apHead
+        while j >= 0 {
+            let next = irqs[Int(j)].apNext
+            let t = targetOracle(Int(j))
+            if t != Int32(v) {
+                apRemove(Int(j))
+                if t >= 0 {
+                    apInsert(Int(j), vcpu: t)
+                    platform.kick(vcpu: Int(t))
+                }
+            }
+            j = next
+        }
+    }
+
+    /// The vGIC holds a mapped interrupt's physical twin active only while the
+    /// virtual interrupt is pending or active: once it is neither (the line
+    /// dropped, the guest cleared it), the twin is released so that the device
+    /// can interrupt again.
+    func settlePhysicalActive(_ i: Int) {
+        guard irqs[i].hw else { return }
+        if irqs[i].deferredPhysicalDeactivate || (irqs[i].physicalActiveHeld && !irqs[i].active && !isPending(i)) {
+            if !irqs[i].active {
+                releasePhysicalActive(i)
+            }
+            irqs[i].deferredPhysicalDeactivate = false
+        }
+    }
+
+    /// Deactivate interrupt `i` on the guest's behalf (an EOIcount, an
+    /// emulated DIR): the virtual active state, and the physical twin's.
+    func deactivate(_ i: Int) {
+        irqs[i].active = false
+        if version == .v2 && irqs[i].intid < 16 { irqs[i].activeSource = 0 }
+        if irqs[i].hw && irqs[i].physicalActiveHeld {
+            releasePhysicalActive(i)
+        }
+        queue(i)
+    }
+
+    /// Write the saved VMCR and active priorities into the hardware.
+    func loadCPUInterface(_ v: Int) {
+        let cpu = physicalCPU(ofVCPU: v)
+        let vmcr = vcpus[v].vmcr
+        platform.writeVMCR(cpu: cpu, version == .v3 ? vmcr.v3 : UInt64(vmcr.v2))
+        for r in 0..<apRegisters {
+            platform.writeAPR(cpu: cpu, group: 0, index: r, aprs[v * 8 + r])
+            if version == .v3 { platform.writeAPR(cpu: cpu, group: 1, index: r, aprs[v * 8 + 4 + r]) }
+        }
+        vcpus[v].cpuInterfaceDirty = false
+    }
+}

@@ -1,0 +1,430 @@
+import GICArchitecture
+
+// Locking
+// =======
+//
+// Lock order, outermost first (docs/locking.md says the same):
+//
+//   1. VGIC.lock            one per VM: every interrupt's state, every
+//                           vCPU's ap_list and list-register bookkeeping.
+//   2. the platform's locks the hardware model's lock (GICModel), or the
+//                           hypervisor's per-CPU kick state; taken inside
+//                           VGICPlatform calls while VGIC.lock is held.
+//
+// Nothing under (2) calls back into the vGIC or takes (1). The scenario
+// runner, the stress test and the hypervisor's vCPU loops take (1) only
+// through the vGIC's public methods, one call at a time; guest accesses that
+// the hardware handles (ICV_* registers, the GICV frame) take only (2).
+//
+// One VM-wide lock keeps every operation a plain critical section with no
+// retry dance (KVM's vgic_queue_irq_unlock). Critical sections are bounded
+// by the ap_list length and never allocate.
+
+/// How a VM's interrupt controller is built.
+public struct VGICConfiguration: Equatable, Sendable {
+    public var version: GICVersion
+    public var vcpuCount: Int
+    /// INTIDs below 1020 that exist, counting the 32 private ones: a multiple
+    /// of 32 from 64 to 1024 (KVM's NR_IRQS).
+    public var irqCount: Int
+    /// Implemented priority bits, 5...8.
+    public var priorityBits: Int
+    /// List registers per physical CPU (from ICH_VTR_EL2 on hardware).
+    public var listRegisters: Int
+
+    public init(version: GICVersion, vcpuCount: Int, irqCount: Int = 256, priorityBits: Int = 5,
+                listRegisters: Int = 4) {
+        self.version = version
+        self.vcpuCount = vcpuCount
+        self.irqCount = irqCount
+        self.priorityBits = priorityBits
+        self.listRegisters = listRegisters
+    }
+
+    func validate() throws(VGICError) {
+        if vcpuCount < 1 { throw .invalidConfiguration("a VM needs at least one vCPU") }
+        if version == .v2 && vcpuCount > 8 { throw .invalidConfiguration("GICv2 allows at most 8 vCPUs") }
+        if version == .v3 && vcpuCount > 512 { throw .invalidConfiguration("GICv3 allows at most 512 vCPUs") }
+        if irqCount < 64 || irqCount > 1024 || irqCount % 32 != 0 {
+            throw .invalidConfiguration("irqs must be a multiple of 32 from 64 to 1024")
+        }
+        if priorityBits < 5 || priorityBits > 8 { throw .invalidConfiguration("priority bits must be 5 to 8") }
+        if listRegisters < 1 || listRegisters > 16 { throw .invalidConfiguration("list registers must be 1 to 16") }
+    }
+}
+
+/// Per-vCPU state that lives outside the list registers.
+struct VCPUState {
+    var inGuest = false
+    /// Head of the ap_list: interrupts pending or active for this vCPU.
+    var apHead: Int32 = -1
+    /// CPU-interface state while the vCPU is out of the guest.
+    var vmcr = VMCR()
+    /// The VMCR/APRs must be written on the next entry (reset, VMM write, restore).
+    var cpuInterfaceDirty = true
+    /// List registers written by the last flush.
+    var lrsUsed = 0
+    /// ICH_HCR.TDIR (or, on GICv2, the DIR page unmapped) at the last flush.
+    var dirTraps = false
+    /// GICR_WAKER.ProcessorSleep.
+    var processorSleep = false
+}
+
+/// A virtual GIC (GICv3 with affinity routing and one security state, or
+/// GICv2) for one VM, on a platform that provides list registers and physical
+/// interrupts.
+public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
+    public let configuration: VGICConfiguration
+    public let platform: Platform
+
+    let lock = SpinLock()
+    let version: GICVersion
+    let vcpuCount: Int
+    /// INTIDs that exist: 0 ..< intidLimit (at most 1020).
+    let intidLimit: UInt32
+    let priorityMask: UInt8
+    let lrCount: Int
+    let apRegisters: Int
+
+    var irqs: [IRQState]
+    var vcpus: [VCPUState]
+    /// `vcpuCount * 16` slots: what flush put in each list register.
+    var slots: [LRSlot]
+    /// `vcpuCount * 8`: AP0R0..3 then AP1R0..3 while the vCPU is out.
+    var aprs: [UInt32]
+    /// Scratch for flush: candidate IRQ indices in list-register order.
+    var chosen: [Int32]
+    var chosenKeys: [UInt32]
+    /// Scratch for sync: interrupts whose active state a list register carried.
+    var representedScratch: [Int32]
+
+    /// GICD_CTLR group enables.
+    var distributorGroup0 = false
+    var distributorGroup1 = false
+
+    public init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.platform = platform
+        version = configuration.version
+        vcpuCount = configuration.vcpuCount
+        intidLimit = UInt32(min(configuration.irqCount, 1020))
+        priorityMask = Priority.mask(bits: configuration.priorityBits)
+        lrCount = configuration.listRegisters
+        apRegisters = 1 << (configuration.priorityBits - 5)
+
+        let total = vcpuCount * 32 + Int(intidLimit) - 32
+        irqs = [IRQState](repeating: IRQState(), count: total)
+        vcpus = [VCPUState](repeating: VCPUState(), count: vcpuCount)
+        slots = [LRSlot](repeating: LRSlot(), count: vcpuCount * 16)
+        aprs = [UInt32](repeating: 0, count: vcpuCount * 8)
+        chosen = [Int32](repeating: -1, count: 17)
+        chosenKeys = [UInt32](repeating: 0, count: 17)
+        representedScratch = [Int32](repeating: -1, count: 16)
+        resetState()
+    }
+
+    /// The creation state of every interrupt and CPU interface (SCENARIOS.md
+    /// "The machine"; KVM's vgic_init defaults).
+    func resetState() {
+        for v in 0..<vcpuCount {
+            for id in 0..<32 {
+                var s = IRQState()
+                s.intid = UInt32(id)
+                s.privateOwner = Int32(v)
+                s.routedVCPU = Int32(v)
+                s.edge = id < 16
+                s.enabled = id < 16
+                s.group = version == .v3 ? 1 : 0
+                irqs[v * 32 + id] = s
+            }
+            var c = VCPUState()
+            c.vmcr.bpr0 = UInt8(7 - configuration.priorityBits)
+            c.vmcr.bpr1 = c.vmcr.bpr0 + 1
+            vcpus[v] = c
+        }
+        var id: UInt32 = 32
+        while id < intidLimit {
+            var s = IRQState()
+            s.intid = id
+            s.group = version == .v3 ? 1 : 0
+            s.routedVCPU = version == .v3 ? 0 : -1
+            irqs[spiIndex(id)] = s
+            id += 1
+        }
+    }
+
+    // MARK: Indexing
+
+    @inline(__always) func spiIndex(_ intid: UInt32) -> Int { vcpuCount * 32 + Int(intid) - 32 }
+
+    /// Index of `intid` as seen by vCPU `vcpu` (private interrupts are banked).
+    @inline(__always) func index(_ intid: UInt32, vcpu: Int) -> Int {
+        intid < 32 ? vcpu * 32 + Int(intid) : spiIndex(intid)
+    }
+
+    @inline(__always) func physicalCPU(ofVCPU v: Int) -> Int { v }
+
+    // MARK: Pending state
+
+    @inline(__always) func isPending(_ i: Int) -> Bool {
+        irqs[i].pending(v2SGIs: version == .v2)
+    }
+
+    func groupEnabledAtDistributor(_ group: UInt8) -> Bool {
+        group == 0 ? distributorGroup0 : distributorGroup1
+    }
+
+    /// The vCPU whose ap_list the interrupt belongs on now, or -1 (KVM's
+    /// vgic_target_oracle): an active interrupt stays where it is active; a
+    /// pending, enabled one whose group the distributor forwards goes where
+    /// its routing says.
+    func targetOracle(_ i: Int) -> Int32 {
+        let s = irqs[i]
+        if s.active {
+            return s.apOwner >= 0 ? s.apOwner : s.routedVCPU
+        }
+        if s.enabled && isPending(i) && groupEnabledAtDistributor(s.group) {
+            return s.routedVCPU
+        }
+        return -1
+    }
+
+    // MARK: ap_list
+
+    func apInsert(_ i: Int, vcpu v: Int32) {
+        let head = vcpus[Int(v)].apHead
+        irqs[i].apOwner = v
+        irqs[i].apPrev = -1
+        irqs[i].apNext = head
+        if head >= 0 { irqs[Int(head)].apPrev = Int32(i) }
+        vcpus[Int(v)].apHead = Int32(i)
+    }
+
+    func apRemove(_ i: Int) {
+        let v = irqs[i].apOwner
+        guard v >= 0 else { return }
+        let p = irqs[i].apPrev, n = irqs[i].apNext
+        if p >= 0 { irqs[Int(p)].apNext = n } else { vcpus[Int(v)].apHead = n }
+        if n >= 0 { irqs[Int(n)].apPrev = p }
+        irqs[i].apOwner = -1
+        irqs[i].apNext = -1
+        irqs[i].apPrev = -1
+    }
+
+    /// After a change of interrupt `i`'s state: put it on the right ap_list
+    /// and kick the vCPU that must see the change (KVM's vgic_queue_irq_unlock).
+    /// An interrupt held in a running vCPU's list register stays on that
+    /// vCPU's list until it exits; the kick makes it exit.
+    func queue(_ i: Int) {
+        let target = targetOracle(i)
+        let owner = irqs[i].apOwner
+        if owner == target {
+            if target >= 0 { platform.kick(vcpu: Int(target)) }
+            return
+        }
+        if owner >= 0 {
+            if irqs[i].lr >= 0 {
+                platform.kick(vcpu: Int(owner))
+                return
+            }
+            apRemove(i)
+        }
+        if target >= 0 {
+            apInsert(i, vcpu: target)
+            platform.kick(vcpu: Int(target))
+        }
+    }
+
+    /// The interrupt is held in the list register of a vCPU that is in the guest.
+    @inline(__always) func heldByRunningVCPU(_ i: Int) -> Bool {
+        irqs[i].lr >= 0 && irqs[i].apOwner >= 0 && vcpus[Int(irqs[i].apOwner)].inGuest
+    }
+
+    // MARK: Routing
+
+    /// Recompute where an SPI goes from its ITARGETSR or IROUTER.
+    func updateRouting(_ i: Int) {
+        guard irqs[i].privateOwner < 0 else { return }
+        if version == .v2 {
+            let t = irqs[i].targets
+            irqs[i].routedVCPU = t == 0 ? -1 : Int32(t.trailingZeroBitCount)
+        } else {
+            let r = irqs[i].route
+            if r & irouterIRM != 0 {
+                // 1-of-N: any participating PE is architecturally correct; the
+                // lowest-numbered vCPU keeps delivery deterministic.
+                irqs[i].routedVCPU = 0
+            } else if let v = Affinity(irouter: r).vcpuIndex, v < vcpuCount {
+                irqs[i].routedVCPU = Int32(v)
+            } else {
+                irqs[i].routedVCPU = -1
+            }
+        }
+    }
+
+    // MARK: VMM: lines and mappings
+
+    func checkInjectable(_ intid: UInt32, vcpu: Int?) throws(VGICError) -> Int {
+        if intid >= intidLimit { throw .intidOutOfRange(intid) }
+        if intid < 16 { throw .sgiCannotBeALine(intid) }
+        if intid < 32 {
+            guard let v = vcpu else { throw .vcpuRequiredForPPI(intid) }
+            if v < 0 || v >= vcpuCount { throw .noSuchVCPU(v) }
+            return v * 32 + Int(intid)
+        }
+        if vcpu != nil { throw .vcpuNotAllowedForSPI(intid) }
+        return spiIndex(intid)
+    }
+
+    /// Drive the input line of SPI `intid`, or of PPI `intid` of `vcpu`. An
+    /// edge-triggered interrupt latches pending on a 0 → 1 change; a
+    /// level-sensitive one is pending while the line is high.
+    public func setLine(_ intid: UInt32, level: Bool, vcpu: Int? = nil) throws(VGICError) {
+        let i = try checkInjectable(intid, vcpu: vcpu)
+        lock.lock()
+        defer { lock.unlock() }
+        setLineLocked(i, level: level)
+    }
+
+    /// `setLine(1)` then `setLine(0)`.
+    public func pulse(_ intid: UInt32, vcpu: Int? = nil) throws(VGICError) {
+        let i = try checkInjectable(intid, vcpu: vcpu)
+        lock.lock()
+        defer { lock.unlock() }
+        setLineLocked(i, level: true)
+        setLineLocked(i, level: false)
+    }
+
+    func setLineLocked(_ i: Int, level: Bool) {
+        let was = irqs[i].lineLevel
+        irqs[i].lineLevel = level
+        if irqs[i].edge {
+            guard level && !was else { return }
+            if irqs[i].pendingLatch && heldByRunningVCPU(i) { irqs[i].repended = true }
+            irqs[i].pendingLatch = true
+            queue(i)
+        } else if level != was {
+            queue(i)
+        }
+    }
+
+    /// Make `intid` (a PPI of `vcpu`, or an SPI) a hardware-mapped interrupt
+    /// whose physical twin is `physicalIntid` (a PPI on the physical CPU that
+    /// runs `vcpu`, or a physical SPI).
+    public func map(_ intid: UInt32, vcpu: Int? = nil, physicalIntid: UInt32,
+                    levelFromPhysical: Bool = false) throws(VGICError) {
+        if intid < 16 && intid < intidLimit { throw .sgiCannotBeMapped(intid) }
+        let i = try checkInjectable(intid, vcpu: vcpu)
+        if intid < 32 ? !INTID.isPPI(physicalIntid) : !INTID.isSPI(physicalIntid) {
+            throw .invalidPhysicalINTID(physicalIntid)
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        if irqs[i].hw { throw .alreadyMapped(intid) }
+        irqs[i].hw = true
+        irqs[i].physicalINTID = physicalIntid
+        irqs[i].levelFromPhysical = levelFromPhysical
+        irqs[i].physicalActiveHeld = false
+        irqs[i].deferredPhysicalDeactivate = false
+        if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
+    }
+
+    /// Undo `map`. A physical twin the vGIC holds active is released (at once,
+    /// or when the vCPU holding the interrupt in a list register exits).
+    public func unmap(_ intid: UInt32, vcpu: Int? = nil) throws(VGICError) {
+        if intid < 16 && intid < intidLimit { throw .sgiCannotBeMapped(intid) }
+        let i = try checkInjectable(intid, vcpu: vcpu)
+        lock.lock()
+        defer { lock.unlock() }
+        if !irqs[i].hw { throw .notMapped(intid) }
+        if irqs[i].physicalActiveHeld && !heldByRunningVCPU(i) {
+            platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
+        }
+        irqs[i].hw = false
+        irqs[i].levelFromPhysical = false
+        irqs[i].physicalActiveHeld = false
+        irqs[i].deferredPhysicalDeactivate = false
+        if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
+    }
+
+    /// Physical CPU whose private interrupt is the twin of mapped interrupt
+    /// `i` (SPIs: any; the platform ignores it).
+    @inline(__always) func physicalTwinCPU(_ i: Int) -> Int {
+        let o = irqs[i].privateOwner
+        return o >= 0 ? physicalCPU(ofVCPU: Int(o)) : 0
+    }
+
+    // MARK: Hardware-mapped interrupts: the physical side
+
+    /// Set the physical twin active (it may now be deactivated by the guest
+    /// through a HW list register).
+    func holdPhysicalActive(_ i: Int) {
+        if !irqs[i].physicalActiveHeld {
+            platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), true)
+            irqs[i].physicalActiveHeld = true
+        }
+        irqs[i].deferredPhysicalDeactivate = false
+    }
+
+    /// Deactivate the physical twin, unless a running vCPU's HW list register
+    /// holds the interrupt: then the guest may still deactivate it through
+    /// the HW bit, and the physical active state must stay until that vCPU exits.
+    func releasePhysicalActive(_ i: Int) {
+        if heldByRunningVCPU(i) {
+            irqs[i].deferredPhysicalDeactivate = true
+            platform.kick(vcpu: Int(irqs[i].apOwner))
+            return
+        }
+        platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
+        irqs[i].physicalActiveHeld = false
+        irqs[i].deferredPhysicalDeactivate = false
+    }
+
+    /// The input level of interrupt `i`: the physical line for mapped
+    /// level-sensitive interrupts that read it, else the line the VMM drives.
+    @inline(__always) func currentLineLevel(_ i: Int) -> Bool {
+        if irqs[i].hw && irqs[i].levelFromPhysical {
+            return platform.physicalLineLevel(irqs[i].physicalINTID, cpu: physicalTwinCPU(i))
+        }
+        return irqs[i].lineLevel
+    }
+
+    // MARK: Queries
+
+    /// Whether the guest's `ICC_DIR_EL1` (GICv2: `GICV_DIR`) traps to the
+    /// hypervisor on vCPU `vcpu`'s next run (set by the last flush).
+    public func dirTraps(vcpu: Int) -> Bool {
+        guard vcpu >= 0 && vcpu < vcpuCount else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        return vcpus[vcpu].dirTraps
+    }
+
+    /// Whether vCPU `vcpu` is between `vcpuEnter` and `vcpuExit`.
+    public func isInGuest(vcpu: Int) -> Bool {
+        guard vcpu >= 0 && vcpu < vcpuCount else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        return vcpus[vcpu].inGuest
+    }
+
+    /// Whether an interrupt is pending and deliverable to `vcpu` by the vGIC's
+    /// state (used by a hypervisor to end WFI).
+    public func hasPendingInterrupt(vcpu: Int) -> Bool {
+        guard vcpu >= 0 && vcpu < vcpuCount else { return false }
+        lock.lock()
+        defer { lock.unlock() }
+        var i = vcpus[vcpu].apHead
+        let vmcr = vcpus[vcpu].vmcr
+        while i >= 0 {
+            let s = irqs[Int(i)]
+            if isPending(Int(i)) && s.enabled && s.priority < vmcr.pmr
+                && (s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1) {
+                return true
+            }
+            i = s.apNext
+        }
+        return false
+    }
+}

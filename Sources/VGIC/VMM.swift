@@ -1,0 +1,60 @@
+import GICArchitecture
+
+extension VGIC {
+    /// The VMM reads a register (KVM's device-attribute access): the virtual
+    /// state only, with every vCPU out of the guest. `vcpu` names the vCPU
+    /// whose banked registers are meant (GICv2 distributor, CPU interface);
+    /// for a redistributor the region names it.
+    public func vmmRead(region: VGICRegion, offset: UInt32, width: Int, vcpu: Int = 0) throws(VGICError) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        let r = try vmmCheck(region: region, width: width, vcpu: vcpu)
+        let result = access(requester: r, region: region, offset: offset, width: width, write: false, value: 0,
+                            accessor: .vmm)
+        guard result.found else { throw .noSuchRegister(offset) }
+        guard result.widthOK else { throw .invalidAccessWidth(width) }
+        return result.value
+    }
+
+    /// The VMM writes a register: virtual state only (a pending write sets
+    /// the latch; the physical twin of a mapped interrupt is not touched).
+    public func vmmWrite(region: VGICRegion, offset: UInt32, width: Int, value: UInt64, vcpu: Int = 0) throws(VGICError) {
+        lock.lock()
+        defer { lock.unlock() }
+        let r = try vmmCheck(region: region, width: width, vcpu: vcpu)
+        // Check first so that a refused access changes nothing.
+        let probe = access(requester: r, region: region, offset: offset, width: width, write: false, value: 0,
+                           accessor: .vmm)
+        guard probe.found else { throw .noSuchRegister(offset) }
+        guard probe.widthOK else { throw .invalidAccessWidth(width) }
+        _ = access(requester: r, region: region, offset: offset, width: width, write: true, value: value,
+                   accessor: .vmm)
+    }
+
+    func vmmCheck(region: VGICRegion, width: Int, vcpu: Int) throws(VGICError) -> Int {
+        guard width == 4 || width == 8 else { throw .invalidAccessWidth(width) }
+        var requester = vcpu
+        switch region {
+        case .redistributor(let m):
+            guard version == .v3 else { throw .noSuchRegister(0) }
+            guard m >= 0 && m < vcpuCount else { throw .noSuchVCPU(m) }
+            requester = m
+        case .cpuInterface:
+            guard version == .v2 else { throw .noSuchRegister(0) }
+        case .distributor:
+            break
+        }
+        guard requester >= 0 && requester < vcpuCount else { throw .noSuchVCPU(requester) }
+        for v in 0..<vcpuCount where vcpus[v].inGuest { throw .vcpuRunning(v) }
+        return requester
+    }
+
+    /// Reset the VMCR of a vCPU through the VMM (GICv3 ICC registers, for
+    /// save/restore), with the vCPU out of the guest.
+    public func vmmCPUInterface(vcpu: Int) throws(VGICError) -> VMCR {
+        guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
+        lock.lock()
+        defer { lock.unlock() }
+        return vcpus[vcpu].vmcr
+    }
+}
