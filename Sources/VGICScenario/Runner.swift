@@ -56,6 +56,15 @@ struct Runner {
     /// Runs every statement in order and returns the first failure, or nil.
     /// `trace` gets each statement run with what was observed.
     mutating func run(trace: (Statement, String) -> Void) -> Failure? {
+        if let failure = start() { return failure }
+        for statement in scenario.statements {
+            if let failure = step(statement, trace: trace) { return failure }
+        }
+        return nil
+    }
+
+    /// Creates the VM of the `vm` header.
+    mutating func start() -> Failure? {
         let configuration = VGICConfiguration(
             version: machine.version, vcpuCount: machine.vcpus, irqCount: machine.irqs,
             priorityBits: machine.priorityBits, listRegisters: machine.listRegisters)
@@ -64,23 +73,30 @@ struct Runner {
         } catch {
             return Failure(line: machine.line, expected: "the vGIC to create the VM", seen: describe(error))
         }
-        for statement in scenario.statements {
-            notes.removeAll()
-            do {
-                var observed = try execute(statement)
-                try settle(statement.line)
-                try checkViolations(statement.line)
-                if !notes.isEmpty {
-                    observed += (observed.isEmpty ? "" : "; ") + notes.joined(separator: "; ")
-                }
-                trace(statement, observed)
-            } catch {
-                trace(statement, "FAIL: \(error)")
-                return error
-            }
-        }
         return nil
     }
+
+    /// Runs one statement, then the kicks it caused, then checks the model
+    /// for a new architecture violation.
+    mutating func step(_ statement: Statement, trace: (Statement, String) -> Void) -> Failure? {
+        notes.removeAll()
+        do {
+            var observed = try execute(statement)
+            try settle(statement.line)
+            try checkViolations(statement.line)
+            if !notes.isEmpty {
+                observed += (observed.isEmpty ? "" : "; ") + notes.joined(separator: "; ")
+            }
+            trace(statement, observed)
+            return nil
+        } catch {
+            trace(statement, "FAIL: \(error)")
+            return error
+        }
+    }
+
+    /// The hardware model the VM runs on now (a new one after each restore).
+    var model: GICModel { platform.model }
 
     // MARK: Statements
 
