@@ -74,7 +74,7 @@ summary:
 	@echo "==> summary"
 	@if [[ -f $(LOGDIR)/swift-test-tsan.log && -n "$(HAVE_STRESS)" ]]; then \
 		echo "thread sanitizer (Stress):"; \
-		grep -E 'Test run with [0-9]+ tests?|Executed [0-9]+ tests?' $(LOGDIR)/swift-test-tsan.log | tail -n 2 || true; \
+		grep -E 'Test run with [0-9]+ tests?|Executed [1-9][0-9]* tests?' $(LOGDIR)/swift-test-tsan.log | tail -n 2 || true; \
 	fi
 	@echo "swift test:"
 	@grep -E 'Executed [1-9][0-9]* tests?' $(LOGDIR)/swift-test.log | tail -n 1 || true
@@ -101,4 +101,4 @@ callgrind:
 	bash scripts/callgrind.sh $(ARGS)
 
 clean:
-	rm -rf .build .build-embedded .build-tsan .build-callgrind Benchmarks/.build
+	rm -rf .build .build-embedded .build-tsan Benchmarks/.build

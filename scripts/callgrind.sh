@@ -5,10 +5,10 @@
 #   scripts/callgrind.sh scenario Tests/Scenarios/example.vgs
 #   CALLGRIND_ARGS="--toggle-collect='*inject*'" scripts/callgrind.sh ...
 #
-# Builds vgic in release (scratch path .build-callgrind, so it does not disturb
-# the debug build), runs `valgrind --tool=callgrind vgic ARGS...`, prints the
-# total instruction count (Ir) and the 25 costliest functions. The raw output
-# stays in .build-callgrind/callgrind.out for callgrind_annotate.
+# Builds vgic in release (the same build as `make run`), runs
+# `valgrind --tool=callgrind vgic ARGS...`, prints the total instruction count
+# (Ir) and the 25 costliest functions. The raw output stays in
+# .build/callgrind.out for callgrind_annotate.
 # For a per-operation count: run once with N operations and once with 2N and
 # divide the difference by N (this removes start-up and parsing costs).
 set -euo pipefail
@@ -26,10 +26,9 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
 
-SCRATCH=.build-callgrind
-swift build -c release --scratch-path "$SCRATCH" --product vgic >&2
-BIN="$(swift build -c release --scratch-path "$SCRATCH" --show-bin-path)/vgic"
-OUTFILE="$SCRATCH/callgrind.out"
+swift build -c release --product vgic >&2
+BIN="$(swift build -c release --show-bin-path)/vgic"
+OUTFILE=.build/callgrind.out
 
 # shellcheck disable=SC2086  # CALLGRIND_ARGS is a list of options
 valgrind --tool=callgrind --callgrind-out-file="$OUTFILE" ${CALLGRIND_ARGS:-} \
