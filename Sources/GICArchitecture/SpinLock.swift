@@ -19,8 +19,10 @@ public struct SpinLock: ~Copyable, @unchecked Sendable {
             if state.compareExchange(expected: 0, desired: 1, ordering: .acquiring).exchanged {
                 return
             }
+            var spins = 0
             while state.load(ordering: .relaxed) != 0 {
-                spinLoopHint()
+                spins += 1
+                if spins & 0x3F == 0 { spinLoopHint() }
             }
         }
     }
@@ -43,9 +45,17 @@ public struct SpinLock: ~Copyable, @unchecked Sendable {
     }
 }
 
+#if os(Linux)
+@_silgen_name("sched_yield")
+func _schedYield() -> Int32
+#endif
+
+/// Hosted: give the CPU away now and then, so that a lock holder that was
+/// preempted can run (threads outnumber cores in tests). Bare metal: nothing;
+/// every lock holder runs on its own physical CPU with interrupts masked.
 @inline(__always)
 func spinLoopHint() {
-    #if arch(arm64) || arch(aarch64)
-    // YIELD would need inline assembly; an empty loop body is correct, just hotter.
+    #if os(Linux)
+    _ = _schedYield()
     #endif
 }

@@ -50,6 +50,10 @@ struct IRQState {
     /// An edge arrived while a list register held the pending state: the guest
     /// acknowledging the list register does not consume it.
     var repended = false
+    /// The vGIC changed the active state while a running vCPU's list
+    /// register held the interrupt: that change is the later one, and sync
+    /// keeps it over what the list register shows.
+    var activeOverridden = false
 
     @inline(__always)
     func pending(v2SGIs: Bool) -> Bool {

@@ -206,10 +206,10 @@ extension VGIC {
                 } else {
                     irqs[i].pendingLatch = false
                 }
-                irqs[i].active = true
+                if !irqs[i].activeOverridden { irqs[i].active = true }
             }
             if deactivated {
-                irqs[i].active = false
+                if !irqs[i].activeOverridden { irqs[i].active = false }
                 if slot.hw && irqs[i].hw && irqs[i].physicalINTID == slot.physicalINTID {
                     // The guest's deactivation deactivated the physical twin.
                     irqs[i].physicalActiveHeld = false
@@ -218,6 +218,7 @@ extension VGIC {
             }
             irqs[i].lr = -1
             irqs[i].repended = false
+            irqs[i].activeOverridden = false
             if slot.hw && !deactivated && (!irqs[i].hw || irqs[i].physicalINTID != slot.physicalINTID) {
                 // Unmapped or remapped while a HW entry held it: release the old twin.
                 platform.setPhysicalActive(slot.physicalINTID, cpu: cpu, false)
@@ -297,6 +298,7 @@ extension VGIC {
     /// emulated DIR): the virtual active state, and the physical twin's.
     func deactivate(_ i: Int) {
         irqs[i].active = false
+        if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
         if version == .v2 && irqs[i].intid < 16 { irqs[i].activeSource = 0 }
         if irqs[i].hw && irqs[i].physicalActiveHeld {
             releasePhysicalActive(i)

@@ -285,11 +285,13 @@ extension VGIC {
             guard field != 0 else { return }
             if version == .v2 && intid < 16 && !irqs[i].active { irqs[i].activeSource = UInt8(requester) }
             irqs[i].active = true
+            if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
             if irqs[i].hw && accessor == .guest { holdPhysicalActive(i) }
             queue(i)
         case .clearActive:
             guard field != 0 else { return }
             irqs[i].active = false
+            if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
             if irqs[i].hw && accessor == .guest { releasePhysicalActive(i) }
             queue(i)
         case .priority:

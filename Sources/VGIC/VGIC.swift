@@ -111,7 +111,8 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         intidLimit = UInt32(min(configuration.irqCount, 1020))
         priorityMask = Priority.mask(bits: configuration.priorityBits)
         lrCount = configuration.listRegisters
-        apRegisters = 1 << (configuration.priorityBits - 5)
+        // At most 7 preemption bits: 4 active-priority registers per group.
+        apRegisters = 1 << (min(configuration.priorityBits, 7) - 5)
 
         let total = vcpuCount * 32 + Int(intidLimit) - 32
         irqs = [IRQState](repeating: IRQState(), count: total)
@@ -139,7 +140,9 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
                 irqs[v * 32 + id] = s
             }
             var c = VCPUState()
-            c.vmcr.bpr0 = UInt8(7 - configuration.priorityBits)
+            // BPR at its minimum: 7 - preemption bits (at most 7; GICv2's
+            // virtual interface has 5).
+            c.vmcr.bpr0 = version == .v3 ? UInt8(7 - min(configuration.priorityBits, 7)) : 2
             c.vmcr.bpr1 = c.vmcr.bpr0 + 1
             vcpus[v] = c
         }

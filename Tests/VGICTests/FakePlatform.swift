@@ -48,6 +48,13 @@ final class FakePlatform: VGICPlatform, @unchecked Sendable {
     func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool { physLine.contains(key(intid, cpu)) }
     func kick(vcpu: Int) { kicks.append(vcpu) }
 
+    /// The guest programs its CPU interface (ICC_PMR, IGRPEN, CTLR) while running.
+    func setGuestVMCR(_ g: VGIC<FakePlatform>, _ cpu: Int, _ v: VMCR) {
+        g.vcpuEnter(cpu)
+        vmcr[cpu] = v.v3
+        g.vcpuExit(cpu)
+    }
+
     // Guest helpers on the raw GICv3 list registers.
     func lr(_ cpu: Int, _ n: Int) -> ListRegister { ICH_LR.decode(lrs[cpu][n]) }
     func setState(_ cpu: Int, _ n: Int, _ s: ListRegisterState) {
@@ -70,7 +77,7 @@ func makeV3(vcpus: Int = 2, irqs: Int = 128, lrs: Int = 4) throws -> (TestVGIC, 
     vmcr.enableGroup0 = true
     vmcr.enableGroup1 = true
     vmcr.pmr = 0xF8
-    for c in 0..<vcpus { p.vmcr[c] = vmcr.v3 }
+    for c in 0..<vcpus { p.setGuestVMCR(g, c, vmcr) }
     return (g, p)
 }
 

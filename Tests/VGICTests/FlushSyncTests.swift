@@ -102,8 +102,7 @@ struct FlushSyncTests {
         let (g, p) = try makeV3(lrs: 1)
         var vmcr = VMCR(v3: p.vmcr[0])
         vmcr.enableGroup1 = false
-        p.vmcr[0] = vmcr.v3
-        g.vcpuEnter(0); g.vcpuExit(0)  // vGIC learns the VMCR
+        p.setGuestVMCR(g, 0, vmcr)
         g.setUp(40, edge: true)
         g.setUp(41, edge: true)
         try g.pulse(40)
@@ -127,8 +126,7 @@ struct FlushSyncTests {
         let (g, p) = try makeV3()
         var vmcr = VMCR(v3: p.vmcr[1])
         vmcr.eoiMode = true
-        p.vmcr[1] = vmcr.v3
-        g.vcpuEnter(1); g.vcpuExit(1)
+        p.setGuestVMCR(g, 1, vmcr)
         g.vcpuEnter(1)
         #expect(HCR(rawValue: p.hcr[1]).has(HCR.tdir) && g.dirTraps(vcpu: 1))
         g.vcpuEnter(0)
@@ -139,13 +137,12 @@ struct FlushSyncTests {
         let (g, p) = try makeV3()
         var vmcr = VMCR(v3: p.vmcr[1])
         vmcr.eoiMode = true
-        p.vmcr[1] = vmcr.v3
+        p.setGuestVMCR(g, 1, vmcr)
         g.setUp(40, edge: true)
         try g.pulse(40)
         g.vcpuEnter(0)
         p.setState(0, 0, .active)
         g.vcpuExit(0)
-        g.vcpuEnter(1); g.vcpuExit(1)
         g.guestSystemRegisterWrite(vcpu: 1, .dir, 40)
         #expect(!g.irqs[g.spiIndex(40)].active)
     }

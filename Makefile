@@ -1,0 +1,104 @@
+# swift-vgic: build, test, run and benchmark.
+#
+#   make run        the main job: run the bundled example scenarios, with a report
+#   make test       everything CI checks (what .ci/run runs)
+#   make embedded   Embedded Swift build of the portable modules (aarch64-none-none-elf)
+#   make bench      the benchmarks (separate package in Benchmarks/)
+#   make clean      remove every build folder
+#
+# Only Swift is needed (6.3.1, /opt/swift/usr/bin on this project's machines).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+# The steps of `make test` run in the order given, even under -j.
+.NOTPARALLEL:
+
+# Swift 6.3.1 lives in /opt/swift on this project's machines.
+ifneq ($(wildcard /opt/swift/usr/bin/swift),)
+export PATH := /opt/swift/usr/bin:$(PATH)
+endif
+
+SWIFT       ?= swift
+SCENARIOS   := $(sort $(wildcard Tests/Scenarios/*.vgs))
+LOGDIR      := .build/make-logs
+# Extra arguments for `swift package benchmark`, e.g. BENCH_ARGS="--filter 'ICH_LR.*'"
+BENCH_ARGS  ?=
+# A test whose name contains "Stress" runs again under ThreadSanitizer.
+HAVE_STRESS := $(shell grep -rlE '\bStress' Tests --include='*.swift' 2>/dev/null | head -n1)
+
+.PHONY: help test build unit scenarios embedded tsan summary run bench callgrind clean
+
+help:
+	@sed -n '3,8p' Makefile | sed 's/^# *//'
+
+# ---------------------------------------------------------------------------
+# make test: everything CI checks, in order, stopping at the first failure.
+# ---------------------------------------------------------------------------
+test: build unit scenarios embedded tsan summary
+
+build:
+	@echo "==> swift build"
+	$(SWIFT) build
+
+unit: build
+	@echo "==> swift test"
+	@mkdir -p $(LOGDIR)
+	$(SWIFT) test 2>&1 | tee $(LOGDIR)/swift-test.log
+
+scenarios: build
+ifeq ($(SCENARIOS),)
+	@echo "==> scenarios: no Tests/Scenarios/*.vgs file yet, skipped"
+else
+	@echo "==> scenarios: $(words $(SCENARIOS)) file(s)"
+	"$$($(SWIFT) build --show-bin-path)/vgic" scenario $(SCENARIOS)
+endif
+
+embedded:
+	@echo "==> Embedded Swift build (aarch64-none-none-elf)"
+	bash scripts/build-embedded.sh
+
+tsan:
+ifeq ($(HAVE_STRESS),)
+	@echo "==> thread sanitizer: no Stress test exists yet, skipped"
+else
+	@echo "==> thread sanitizer: swift test --filter Stress"
+	@mkdir -p $(LOGDIR)
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter Stress 2>&1 \
+		| tee $(LOGDIR)/swift-test-tsan.log
+endif
+
+# Repeat the test runners' closing lines so that a log ends with them.
+summary:
+	@echo "==> summary"
+	@if [[ -f $(LOGDIR)/swift-test-tsan.log && -n "$(HAVE_STRESS)" ]]; then \
+		echo "thread sanitizer (Stress):"; \
+		grep -E 'Test run with [0-9]+ tests?|Executed [1-9][0-9]* tests?' $(LOGDIR)/swift-test-tsan.log | tail -n 2 || true; \
+	fi
+	@echo "swift test:"
+	@grep -E 'Executed [1-9][0-9]* tests?' $(LOGDIR)/swift-test.log | tail -n 1 || true
+	@grep -E 'Test run with [0-9]+ tests?' $(LOGDIR)/swift-test.log | tail -n 1 || true
+
+# ---------------------------------------------------------------------------
+# make run: the main job. Until the hypervisor exists: the example scenarios.
+# ---------------------------------------------------------------------------
+run:
+ifeq ($(SCENARIOS),)
+	@echo "No scenario in Tests/Scenarios/ yet: nothing to run."
+else
+	$(SWIFT) run -c release vgic scenario --verbose $(SCENARIOS)
+endif
+
+# ---------------------------------------------------------------------------
+# make bench: package-benchmark suite in Benchmarks/ (its own package).
+# ---------------------------------------------------------------------------
+bench:
+	cd Benchmarks && $(SWIFT) package benchmark --no-progress $(BENCH_ARGS)
+
+# make callgrind ARGS="scenario Tests/Scenarios/x.vgs": instruction count of a vgic run.
+callgrind:
+	bash scripts/callgrind.sh $(ARGS)
+
+clean:
+	rm -rf .build .build-embedded .build-tsan Benchmarks/.build
