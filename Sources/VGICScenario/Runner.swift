@@ -113,7 +113,7 @@ struct Runner {
             return try check(s, v, expect)
 
         case .msr(let cpu, let register, let value):
-            enter(cpu)
+            guestEnters(cpu)
             let dirTraps = register == .dir && HCR(rawValue: model.readHCR(cpu: cpu)).has(HCR.tdir)
             if register.alwaysTraps || dirTraps {
                 trap(cpu, stoppingOthers: vgic.systemRegisterNeedsOtherVCPUsStopped(register)) {
@@ -125,7 +125,7 @@ struct Runner {
             return ""
 
         case .mrs(let cpu, let register, let expect):
-            enter(cpu)
+            guestEnters(cpu)
             return try check(s, model.readSystemRegister(cpu: cpu, register), expect)
 
         case .exit(let cpu):
@@ -133,7 +133,7 @@ struct Runner {
             return ""
 
         case .expectIRQ(let cpu, let signalled):
-            enter(cpu)
+            guestEnters(cpu)
             let seen = model.virtualInterruptSignalled(cpu: cpu)
             guard seen == signalled else {
                 throw Failure(line: s.line,
@@ -250,7 +250,7 @@ struct Runner {
                                     write value: UInt64?) throws(Failure) -> UInt64 {
         let vgic = self.vgic!
         let model = platform.model
-        enter(cpu)
+        guestEnters(cpu)
         let bytes = Int(width.bytes)
         if region == .gicc && !(offset >= GICC.dir && vgic.dirTraps(vcpu: cpu)) {
             guard let value else { return model.readGICV(cpu: cpu, offset: offset, width: bytes) }
@@ -284,6 +284,13 @@ struct Runner {
         emulate()
         for v in stopped { enter(v) }
         enter(cpu)
+    }
+
+    /// A guest statement on vCPU `v`: it enters the guest first if it is out.
+    private mutating func guestEnters(_ v: Int) {
+        guard !inGuest[v] else { return }
+        enter(v)
+        notes.append("vCPU \(v) entered")
     }
 
     private mutating func enter(_ v: Int) {
