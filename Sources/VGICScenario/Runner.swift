@@ -77,22 +77,25 @@ struct Runner {
     }
 
     /// Runs one statement, then the kicks it caused, then checks the model
-    /// for a new architecture violation.
+    /// for a new architecture violation. A violation is reported before any
+    /// other failure of the statement: it is the cause, a wrong value the effect.
     mutating func step(_ statement: Statement, trace: (Statement, String) -> Void) -> Failure? {
         notes.removeAll()
+        var observed = ""
+        var failure: Failure?
         do {
-            var observed = try execute(statement)
+            observed = try execute(statement)
             try settle(statement.line)
-            try checkViolations(statement.line)
-            if !notes.isEmpty {
-                observed += (observed.isEmpty ? "" : "; ") + notes.joined(separator: "; ")
-            }
-            trace(statement, observed)
-            return nil
         } catch {
-            trace(statement, "FAIL: \(error)")
-            return error
+            failure = error
         }
+        if let violation = newViolation(statement.line) { failure = violation }
+        if let failure {
+            trace(statement, "FAIL: \(failure)")
+            return failure
+        }
+        trace(statement, ([observed] + notes).filter { !$0.isEmpty }.joined(separator: "; "))
+        return nil
     }
 
     /// The hardware model the VM runs on now (a new one after each restore).
@@ -105,11 +108,11 @@ struct Runner {
         let model = platform.model
         switch s.action {
         case .write(let cpu, let region, let offset, let value, let width):
-            try guestMMIO(s, cpu: cpu, region: region, offset: offset, width: width, write: value)
+            guestMMIO(cpu: cpu, region: region, offset: offset, width: width, write: value)
             return ""
 
         case .read(let cpu, let region, let offset, let width, let expect):
-            let v = try guestMMIO(s, cpu: cpu, region: region, offset: offset, width: width, write: nil)
+            let v = guestMMIO(cpu: cpu, region: region, offset: offset, width: width, write: nil)
             return try check(s, v, expect)
 
         case .msr(let cpu, let register, let value):
@@ -172,9 +175,9 @@ struct Runner {
 
         case .expectPhys(let intid, let state, let value, let cpu):
             let seen = state == .pending ? model.physicalPending(intid, cpu: cpu) : model.physicalActive(intid, cpu: cpu)
-            let where_ = INTID.isPrivate(intid) ? " on physical CPU \(cpu)" : ""
+            let place = INTID.isPrivate(intid) ? " on physical CPU \(cpu)" : ""
             guard seen == value else {
-                throw Failure(line: s.line, expected: "physical \(intid) \(state.rawValue) \(value ? 1 : 0)\(where_)",
+                throw Failure(line: s.line, expected: "physical \(intid) \(state.rawValue) \(value ? 1 : 0)\(place)",
                               seen: "\(state.rawValue) \(seen ? 1 : 0)")
             }
             return "\(state.rawValue) \(seen ? 1 : 0)"
@@ -246,8 +249,8 @@ struct Runner {
     /// GICv2 CPU interface is the hardware's (the model's GICV frame) but for
     /// the DIR page while the vGIC has it trap.
     @discardableResult
-    private mutating func guestMMIO(_ s: Statement, cpu: Int, region: Region, offset: UInt32, width: AccessWidth,
-                                    write value: UInt64?) throws(Failure) -> UInt64 {
+    private mutating func guestMMIO(cpu: Int, region: Region, offset: UInt32, width: AccessWidth,
+                                    write value: UInt64?) -> UInt64 {
         let vgic = self.vgic!
         let model = platform.model
         guestEnters(cpu)
@@ -334,13 +337,14 @@ struct Runner {
                           + (stuck.isEmpty ? " (kicks)" : " (maintenance interrupt on vCPU \(stuck.map(String.init).joined(separator: ", ")))"))
     }
 
-    private mutating func checkViolations(_ line: Int) throws(Failure) {
+    /// The first architecture violation the model recorded since the last
+    /// look, as a failure at `line`.
+    private mutating func newViolation(_ line: Int) -> Failure? {
         let violations = platform.model.violations
-        guard violations.count > violationsSeen else { return }
+        guard violations.count > violationsSeen else { return nil }
         let v = violations[violationsSeen]
         violationsSeen = violations.count
-        throw Failure(line: line, expected: "no architecture violation",
-                      seen: "cpu \(v.cpu) intid \(v.intid): \(v.message)")
+        return Failure(line: line, expected: "no architecture violation", seen: "cpu \(v.cpu) intid \(v.intid): \(v.message)")
     }
 
     // MARK: Helpers
