@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "GICArchitecture", targets: ["GICArchitecture"]),
         .library(name: "VGIC", targets: ["VGIC"]),
         .library(name: "GICModel", targets: ["GICModel"]),
+        .library(name: "VGICModelPlatform", targets: ["VGICModelPlatform"]),
         .library(name: "VGICScenario", targets: ["VGICScenario"]),
         .executable(name: "vgic", targets: ["vgic"]),
     ],
@@ -19,7 +20,8 @@ let package = Package(
         .target(name: "GICArchitecture"),
         .target(name: "VGIC", dependencies: ["GICArchitecture"]),
         .target(name: "GICModel", dependencies: ["GICArchitecture"]),
-        .target(name: "VGICScenario", dependencies: ["GICArchitecture", "VGIC", "GICModel"]),
+        .target(name: "VGICModelPlatform", dependencies: ["GICArchitecture", "VGIC", "GICModel"]),
+        .target(name: "VGICScenario", dependencies: ["GICArchitecture", "VGIC", "GICModel", "VGICModelPlatform"]),
         .executableTarget(
             name: "vgic",
             dependencies: [
@@ -29,7 +31,7 @@ let package = Package(
         ),
         .testTarget(name: "GICArchitectureTests", dependencies: ["GICArchitecture"]),
         .testTarget(name: "GICModelTests", dependencies: ["GICModel", "GICArchitecture"]),
-        .testTarget(name: "VGICTests", dependencies: ["VGIC", "GICModel", "GICArchitecture"]),
+        .testTarget(name: "VGICTests", dependencies: ["VGIC", "GICModel", "GICArchitecture", "VGICModelPlatform"]),
         .testTarget(name: "VGICScenarioTests", dependencies: ["VGICScenario"]),
     ],
     swiftLanguageModes: [.v6]

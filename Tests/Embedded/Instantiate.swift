@@ -7,28 +7,7 @@
 import GICArchitecture
 import GICModel
 import VGIC
-
-struct EmbeddedModelPlatform: VGICPlatform {
-    let model: GICModel
-    func readLR(cpu: Int, _ n: Int) -> UInt64 { model.readLR(cpu: cpu, n) }
-    func writeLR(cpu: Int, _ n: Int, _ value: UInt64) { model.writeLR(cpu: cpu, n, value) }
-    func readHCR(cpu: Int) -> UInt64 { model.readHCR(cpu: cpu) }
-    func writeHCR(cpu: Int, _ value: UInt64) { model.writeHCR(cpu: cpu, value) }
-    func readVMCR(cpu: Int) -> UInt64 { model.readVMCR(cpu: cpu) }
-    func writeVMCR(cpu: Int, _ value: UInt64) { model.writeVMCR(cpu: cpu, value) }
-    func readAPR(cpu: Int, group: Int, index: Int) -> UInt32 { model.readAPR(cpu: cpu, group: group, index: index) }
-    func writeAPR(cpu: Int, group: Int, index: Int, _ value: UInt32) {
-        model.writeAPR(cpu: cpu, group: group, index: index, value)
-    }
-    func setPhysicalActive(_ intid: UInt32, cpu: Int, _ active: Bool) { model.setPhysicalActive(intid, cpu: cpu, active) }
-    func setPhysicalPending(_ intid: UInt32, cpu: Int, _ pending: Bool) {
-        model.setPhysicalPending(intid, cpu: cpu, pending)
-    }
-    func physicalActive(_ intid: UInt32, cpu: Int) -> Bool { model.physicalActive(intid, cpu: cpu) }
-    func physicalPending(_ intid: UInt32, cpu: Int) -> Bool { model.physicalPending(intid, cpu: cpu) }
-    func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool { model.physicalLineLevel(intid, cpu: cpu) }
-    func kick(vcpu: Int) {}
-}
+import VGICModelPlatform
 
 /// Every public operation once, for each GIC version.
 @_cdecl("vgic_embedded_exercise")
@@ -37,7 +16,7 @@ public func exercise() -> UInt64 {
     for version in [GICVersion.v3, GICVersion.v2] {
         let model = GICModel(version: version, cpus: 2, listRegisters: 4, priorityBits: 5)
         let config = VGICConfiguration(version: version, vcpuCount: 2, irqCount: 128)
-        guard let g = try? VGIC(configuration: config, platform: EmbeddedModelPlatform(model: model)) else { return 0 }
+        guard let g = try? VGIC(configuration: config, platform: ModelPlatform(model: model)) else { return 0 }
         g.guestMMIOWrite(vcpu: 0, region: .distributor, offset: 0, width: 4, value: 3)
         try? g.setLine(40, level: true)
         try? g.pulse(41)
