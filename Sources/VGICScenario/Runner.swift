@@ -1,6 +1,7 @@
 import GICArchitecture
 import GICModel
 import VGIC
+import VGICModelPlatform
 
 /// Executes a parsed scenario on the hosted vGIC over the GIC hardware model,
 /// with the timing rules of `SCENARIOS.md` ("Time"):
@@ -49,8 +50,14 @@ struct Runner {
 
     init(scenario: Scenario) {
         self.scenario = scenario
-        platform = ModelPlatform(scenario.machine)
+        platform = Runner.hardware(scenario.machine)
         inGuest = [Bool](repeating: false, count: scenario.machine.vcpus)
+    }
+
+    /// A new hardware model for the machine, as the vGIC's platform.
+    static func hardware(_ machine: Machine) -> ModelPlatform {
+        ModelPlatform(model: GICModel(version: machine.version, cpus: machine.vcpus,
+                                      listRegisters: machine.listRegisters, priorityBits: machine.priorityBits))
     }
 
     /// Runs every statement in order and returns the first failure, or nil.
@@ -219,7 +226,7 @@ struct Runner {
         guard let snapshot else {
             throw Failure(line: s.line, expected: "a snapshot taken by an earlier save", seen: "none")
         }
-        let fresh = ModelPlatform(machine)
+        let fresh = Runner.hardware(machine)
         let (observed, restored) = try api(s) { () throws(VGICError) in
             try VGIC.restore(snapshot: snapshot, platform: fresh)
         }
