@@ -127,16 +127,28 @@ struct RunnerTests {
         #expect(trace.isEmpty)
     }
 
+    static let scenarios = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent("Scenarios")
+
     /// Every bundled scenario passes.
     @Test func bundledScenariosPass() throws {
-        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent("Scenarios")
+        let folder = RunnerTests.scenarios
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path)
             .filter { $0.hasSuffix(".vgs") }.sorted()
         #expect(!files.isEmpty)
         for file in files {
             let report = ScenarioFile.run(path: folder.appendingPathComponent(file).path)
             #expect(report.passed, "\(report)")
+        }
+    }
+
+    /// The reproducers of known vGIC bugs stay valid scripts (they fail at
+    /// run time until the bug is fixed, then move to Tests/Scenarios).
+    @Test func knownFailuresParse() throws {
+        let folder = RunnerTests.scenarios.appendingPathComponent("known-failures")
+        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".vgs") {
+            let source = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
+            #expect(throws: Never.self, "\(file)") { _ = try ScenarioParser.parse(source) }
         }
     }
 }
