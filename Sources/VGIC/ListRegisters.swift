@@ -41,12 +41,15 @@ extension VGIC {
         syncLocked(vcpu)
     }
 
+    /// Sort key: class, then priority, then INTID. An interrupt that is active
+    /// and pending ranks as active: the CPU interface cannot signal it again
+    /// before it is deactivated, so its pending state is not deliverable yet.
     @inline(__always)
     func flushKey(_ i: Int, _ vmcr: VMCR) -> UInt32 {
         let s = irqs[i]
         let groupOn = s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1
         let pendingHere = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
-        let cls: UInt32 = pendingHere ? (groupOn ? 0 : 2) : 1
+        let cls: UInt32 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
         return cls << 20 | UInt32(s.priority) << 10 | (s.intid & 0x3FF)
     }
 
@@ -121,7 +124,9 @@ extension VGIC {
         // DIR must be emulated when the hardware could not match it: an
         // interrupt active without a list register here, or an SPI that
         // another vCPU acknowledged (the guest may deactivate it from here).
-        let trapDIR = vmcr.eoiMode && (activeLeft || vcpuCount > 1)
+        // Not only in EOImode 1 as last seen: the guest can set EOImode and
+        // issue a DIR without exiting in between.
+        let trapDIR = activeLeft || vcpuCount > 1
         if trapDIR && version == .v3 { hcr.set(HCR.tdir, true) }
         vcpus[v].dirTraps = trapDIR
         platform.writeHCR(cpu: cpu, hcr.rawValue)

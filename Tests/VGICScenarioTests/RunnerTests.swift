@@ -142,13 +142,4 @@ struct RunnerTests {
         }
     }
 
-    /// The reproducers of known vGIC bugs stay valid scripts (they fail at
-    /// run time until the bug is fixed, then move to Tests/Scenarios).
-    @Test func knownFailuresParse() throws {
-        let folder = RunnerTests.scenarios.appendingPathComponent("known-failures")
-        for file in try FileManager.default.contentsOfDirectory(atPath: folder.path) where file.hasSuffix(".vgs") {
-            let source = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            #expect(throws: Never.self, "\(file)") { _ = try ScenarioParser.parse(source) }
-        }
-    }
 }
