@@ -230,6 +230,38 @@ struct DeviceConfigurationTests {
         }
     }
 
+    /// The destination of a migration: configured like the source, then
+    /// initialized from its snapshot; a snapshot of another configuration is
+    /// refused without initializing.
+    @Test func initializeFromASnapshot() throws {
+        func configured(vcpus: Int, irqs: Int) throws -> VGICDevice {
+            var d = try VGICDevice(version: .v3, vcpuCount: vcpus)
+            try d.setIRQCount(irqs)
+            try d.setDistributorBase(0x0800_0000)
+            try d.setRedistributorBase(0x080A_0000)
+            return d
+        }
+        var source = try configured(vcpus: 2, irqs: 128)
+        let g = try source.initialize(platform: FakePlatform(cpus: 2))
+        g.guestMMIOWrite(vcpu: 0, address: 0x0800_0104, width: 4, value: 1 << 8)
+        let bytes = try g.snapshot()
+
+        var other = try configured(vcpus: 2, irqs: 64)
+        refuse(&other, .snapshotDoesNotMatchDevice, "a snapshot of a vGIC with 128 IRQs") { d in
+            _ = try d.initialize(restoring: bytes, platform: FakePlatform(cpus: 2))
+        }
+        var bare = try VGICDevice(version: .v3, vcpuCount: 2)
+        try bare.setIRQCount(128)
+        refuse(&bare, .distributorBaseNotSet, "restoring needs the frames placed too") { d in
+            _ = try d.initialize(restoring: bytes, platform: FakePlatform(cpus: 2))
+        }
+        var destination = try configured(vcpus: 2, irqs: 128)
+        let h = try destination.initialize(restoring: bytes, platform: FakePlatform(cpus: 2))
+        #expect(destination.isInitialized && h.addressMap == source.addressMap)
+        #expect(h.guestMMIORead(vcpu: 0, address: 0x0800_0104, width: 4) == 1 << 8)
+        #expect(try h.snapshot() == bytes)
+    }
+
     @Test func creationLimits() {
         #expect(throws: VGICError.device(.ipaSizeOutOfRange)) { try VGICDevice(version: .v3, vcpuCount: 1, ipaBits: 31) }
         #expect(throws: VGICError.device(.ipaSizeOutOfRange)) { try VGICDevice(version: .v3, vcpuCount: 1, ipaBits: 53) }
