@@ -37,6 +37,11 @@ extension VGIC {
             try vmmWriteIIDR(value)
             return
         }
+        if region == .distributor && offset == GICD.typer2 && version == .v3 {
+            // KVM's uaccess: only the value read (nASSGIcap cannot be enabled).
+            if value != 0 { throw .register(.typer2Fixed) }
+            return
+        }
         _ = access(requester: r, region: region, offset: offset, width: width, write: true, value: value,
                    accessor: .vmm)
     }

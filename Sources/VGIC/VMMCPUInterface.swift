@@ -38,6 +38,9 @@ public enum VGICRegisterRule: UInt8, Equatable, Sendable, CaseIterable {
     case iidrRevisionNotSupported
     /// LEVEL_INFO: the first INTID must be a multiple of 32.
     case levelInfoNotAligned
+    /// GICD_TYPER2 describes the implementation: a write must be the value
+    /// read (no nASSGIcap: there are no GICv4.1 vSGIs to enable).
+    case typer2Fixed
 
     public var message: StaticString {
         switch self {
@@ -53,6 +56,7 @@ public enum VGICRegisterRule: UInt8, Equatable, Sendable, CaseIterable {
         case .iidrFieldsReadOnly: "GICD_IIDR: only the Revision field can be written"
         case .iidrRevisionNotSupported: "GICD_IIDR: revision not supported"
         case .levelInfoNotAligned: "LEVEL_INFO: the first INTID must be a multiple of 32"
+        case .typer2Fixed: "GICD_TYPER2 can only be written with the value read"
         }
     }
 

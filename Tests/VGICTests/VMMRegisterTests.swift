@@ -301,6 +301,14 @@ struct VMMUaccessTests {
             }
             #expect(g.iidrRevision == latestIIDRRevision)
             #expect(g.guestMMIORead(vcpu: 0, region: .distributor, offset: GICD.iidr, width: 4) == iidr)
+            if version == .v3 {
+                // test_v3_nassgicap: TYPER2 takes only the value read.
+                #expect(try g.vmmRead(region: .distributor, offset: GICD.typer2, width: 4) == 0)
+                try g.vmmWrite(region: .distributor, offset: GICD.typer2, width: 4, value: 0)
+                #expect(throws: VGICError.register(.typer2Fixed)) {
+                    try g.vmmWrite(region: .distributor, offset: GICD.typer2, width: 4, value: 1 << 8)
+                }
+            }
             // Read-only identification: the VMM's write is ignored.
             let typer = try g.vmmRead(region: .distributor, offset: GICD.typer, width: 4)
             try g.vmmWrite(region: .distributor, offset: GICD.typer, width: 4, value: 0)
@@ -314,6 +322,13 @@ struct VMMUaccessTests {
         g.vcpuEnter(1)
         g.vcpuExit(1)
         #expect(try g.vmmRead(region: .cpuInterface, offset: GICC.iidr, width: 4, vcpu: 1) == 0x0002_043B)
+        // test_v2_uaccess_cpuif_no_vcpus: no CPU interface without its vCPU.
+        #expect(throws: VGICError.noSuchVCPU(2)) {
+            try g.vmmRead(region: .cpuInterface, offset: GICC.ctlr, width: 4, vcpu: 2)
+        }
+        #expect(throws: VGICError.noSuchVCPU(2)) {
+            try g.vmmWrite(region: .cpuInterface, offset: GICC.ctlr, width: 4, value: 1, vcpu: 2)
+        }
         try g.vmmWrite(region: .cpuInterface, offset: GICC.iidr, width: 4, value: 0, vcpu: 1)
         #expect(try g.vmmRead(region: .cpuInterface, offset: GICC.iidr, width: 4, vcpu: 1) == 0x0002_043B)
         #expect(!g.vcpus[1].cpuInterfaceDirty)
