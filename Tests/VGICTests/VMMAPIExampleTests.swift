@@ -11,8 +11,8 @@ import VGICModelPlatform
 let distributorBase: UInt64 = 0x0800_0000
 let redistributorBase: UInt64 = 0x080A_0000
 
-/// Configure a two-vCPU GICv3 as KVM's device API would (create, number of
-/// IRQs, base addresses) and initialize it on `platform`.
+/// Configure a two-vCPU GICv3 as KVM's device API would: create, number of
+/// IRQs, base addresses (the caller initializes it).
 func makeDevice() throws(VGICError) -> VGICDevice {
     var device = try VGICDevice(version: .v3, vcpuCount: 2, ipaBits: 40)
     try device.setIRQCount(128)
