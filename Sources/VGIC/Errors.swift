@@ -25,6 +25,12 @@ public enum VGICError: Error, Equatable, Sendable {
     case vcpuRunning(Int)
     /// A snapshot that cannot be restored (message names what is wrong).
     case invalidSnapshot(StaticString)
+    /// A device-configuration request broke a rule of the KVM device API
+    /// (`VGICDevice`: base addresses, redistributor regions, number of IRQs, init).
+    case device(VGICDeviceRule)
+    /// A VMM register access broke a rule of KVM's userspace-access semantics
+    /// (CPU system registers, IIDR, LEVEL_INFO).
+    case register(VGICRegisterRule)
 
     public var message: StaticString {
         switch self {
@@ -42,6 +48,8 @@ public enum VGICError: Error, Equatable, Sendable {
         case .invalidAccessWidth: "access width not supported by this register"
         case .vcpuRunning: "the vCPU is in the guest"
         case .invalidSnapshot(let m): m
+        case .device(let r): r.message
+        case .register(let r): r.message
         }
     }
 
@@ -61,6 +69,8 @@ public enum VGICError: Error, Equatable, Sendable {
         case (.invalidConfiguration(let x), .invalidConfiguration(let y)),
              (.invalidSnapshot(let x), .invalidSnapshot(let y)):
             x.utf8Start == y.utf8Start
+        case (.device(let x), .device(let y)): x == y
+        case (.register(let x), .register(let y)): x == y
         default: false
         }
     }

@@ -139,7 +139,8 @@ extension VGIC {
         case .distributorType2:
             return 0
         case .implementer:
-            return write ? 0 : UInt64(implementerID)
+            // The VMM's GICD_IIDR writes select the revision (vmmWrite).
+            return write ? 0 : UInt64(implementerID & ~iidrRevisionMask | UInt32(iidrRevision) << 12)
         case .peripheralID2:
             return write ? 0 : (version == .v3 ? 0x3B : 0x2B)
         case .redistributorType:
@@ -147,7 +148,8 @@ extension VGIC {
             let aff = Affinity(vcpuIndex: owner)
             var v = UInt64(aff.packed) << GICR.typerAffinityShift
             v |= UInt64(owner) << GICR.typerProcessorNumberShift
-            if owner == vcpuCount - 1 { v |= GICR.typerLast }
+            // Last: the last frame of a contiguous run of redistributor regions.
+            if redistributorLast[owner] { v |= GICR.typerLast }
             return width == 8 ? v : (offset & 4 != 0 ? v >> 32 : v & 0xFFFF_FFFF)
         case .waker:
             if write {
@@ -222,7 +224,12 @@ extension VGIC {
             return s.enabled ? 1 : 0
         case .setPending, .clearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
-            if accessor == .vmm { return s.pendingLatch ? 1 : 0 }
+            if accessor == .vmm {
+                // KVM's uaccess: the latch alone (the line level is saved
+                // through LEVEL_INFO); GICv3's ICPENDR is RAZ/WI.
+                if version == .v3 && kind == .clearPending { return 0 }
+                return s.pendingLatch ? 1 : 0
+            }
             return s.pendingLatch || (!s.edge && currentLineLevel(i)) ? 1 : 0
         case .setActive, .clearActive:
             return s.active ? 1 : 0
@@ -255,6 +262,17 @@ extension VGIC {
             irqs[i].enabled = false
             queue(i)
         case .setPending:
+            if accessor == .vmm && version == .v3 {
+                // KVM's uaccess on GICv3: the latch takes the bit written, set
+                // or clear, whatever the configuration (so that a VMM can
+                // restore it before ICFGR). Nothing physical is touched.
+                let set = field != 0
+                guard set != irqs[i].pendingLatch else { return }
+                irqs[i].pendingLatch = set
+                irqs[i].repended = false
+                queue(i)
+                return
+            }
             guard field != 0 else { return }
             // GICv2 SGIs: pending state is per source, set through SPENDSGIR.
             if version == .v2 && intid < 16 { return }
@@ -269,6 +287,8 @@ extension VGIC {
         case .clearPending:
             guard field != 0 else { return }
             if version == .v2 && intid < 16 { return }
+            // GICv3: the VMM's ICPENDR is RAZ/WI (it writes ISPENDR with zeros).
+            if accessor == .vmm && version == .v3 { return }
             irqs[i].pendingLatch = false
             irqs[i].repended = false
             if irqs[i].hw && accessor == .guest {
@@ -288,7 +308,11 @@ extension VGIC {
             queue(i)
         case .setActive:
             guard field != 0 else { return }
-            if version == .v2 && intid < 16 && !irqs[i].active { irqs[i].activeSource = UInt8(requester) }
+            if version == .v2 && intid < 16 && !irqs[i].active {
+                // The source of a GICv2 SGI is not architecturally visible:
+                // the VMM's write makes it CPU 0's, as KVM does.
+                irqs[i].activeSource = accessor == .vmm ? 0 : UInt8(requester)
+            }
             irqs[i].active = true
             if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
             if irqs[i].hw && accessor == .guest { holdPhysicalActive(i) }

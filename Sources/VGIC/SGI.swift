@@ -95,7 +95,10 @@ extension VGIC {
 
     /// GICv2 CPU interface: the guest's trapped `GICV_DIR`; the VMM's view of
     /// `GICC_CTLR`, `PMR`, `BPR`, `ABPR` and `APR0` (KVM's CPU_REGS), which
-    /// live in the saved VMCR and active priorities while the vCPU is out.
+    /// live in the saved VMCR and active priorities while the vCPU is out
+    /// (`APR1..3` RAZ/WI, `IIDR` read-only). Unlike KVM's ABI, which moves
+    /// PMR's five bits down to bits [4:0], `GICC_PMR` has its architectural
+    /// layout.
     func cpuInterfaceAccess(requester: Int, offset: UInt32, width: Int, write: Bool, value: UInt64,
                             accessor: Accessor) -> (value: UInt64, found: Bool, widthOK: Bool) {
         guard version == .v2 else { return (0, false, false) }
@@ -132,6 +135,12 @@ extension VGIC {
             if write { aprs[requester * 8] = UInt32(truncatingIfNeeded: value) } else {
                 result = UInt64(aprs[requester * 8])
             }
+        case GICC.apr0 + 4, GICC.apr0 + 8, GICC.apr0 + 12:
+            // GICv2's virtual interface has 5 preemption bits: one APR.
+            return (0, true, widthOK)
+        case GICC.iidr:
+            // Read-only: GICv2 architecture, implementer 0x43B (as the GICV frame).
+            return (write ? 0 : gicvIIDR, true, widthOK)
         default:
             return (0, false, false)
         }

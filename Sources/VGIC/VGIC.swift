@@ -102,6 +102,16 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     var distributorGroup0 = false
     var distributorGroup1 = false
 
+    /// Where the guest sees the vGIC's frames (set by `VGICDevice` before the
+    /// vGIC is handed out, never changed afterwards; empty for a vGIC built
+    /// with `init(configuration:platform:)`, which is reached by region only).
+    public internal(set) var addressMap = VGICAddressMap()
+    /// Per vCPU: whether its redistributor frame has `GICR_TYPER.Last` (the
+    /// last frame of a contiguous run of redistributor regions).
+    var redistributorLast: [Bool]
+    /// `GICD_IIDR.Revision` as the VMM selected it (`supportedIIDRRevisions`).
+    var iidrRevision: UInt8 = latestIIDRRevision
+
     public init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
         try configuration.validate()
         self.configuration = configuration
@@ -122,6 +132,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         chosen = [Int32](repeating: -1, count: 17)
         chosenKeys = [UInt32](repeating: 0, count: 17)
         representedScratch = [Int32](repeating: -1, count: 16)
+        redistributorLast = VGICAddressMap().redistributorLastFlags(vcpuCount: vcpuCount)
         resetState()
     }
 
