@@ -187,6 +187,11 @@ extension VGIC {
         let first = (offset - r.start) * 8 / bits
         let count = UInt32(width) * 8 / bits
         let fieldMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
+        if write && r.kind.zeroBitsAreIgnored {
+            writeOneBits(r.kind, first: first, count: count, owner: owner, requester: requester,
+                         frameIsRedistributor: frameIsRedistributor, value: value, accessor: accessor)
+            return 0
+        }
         var result: UInt64 = 0
         var k: UInt32 = 0
         while k < count {
@@ -208,6 +213,23 @@ extension VGIC {
         return result
     }
 
+    /// A write to a set/clear register (one bit per INTID), where a 0 bit
+    /// does nothing: only the 1 bits are visited, in ascending order, as
+    /// the field-by-field loop would. A guest masking or unmasking one
+    /// interrupt writes a single bit.
+    func writeOneBits(_ kind: RegisterKind, first: UInt32, count: UInt32, owner: Int, requester: Int,
+                      frameIsRedistributor: Bool, value: UInt64, accessor: Accessor) {
+        var ones = count >= 64 ? value : value & ((1 << UInt64(count)) - 1)
+        while ones != 0 {
+            let intid = first + UInt32(ones.trailingZeroBitCount)
+            ones &= ones - 1
+            guard intid < intidLimit else { return }
+            if intid < 32 && version == .v3 && !frameIsRedistributor { continue }
+            writeField(kind, index(intid, vcpu: owner), field: 1, requester: requester, accessor: accessor)
+        }
+    }
+
+    @inline(__always)
     func readField(_ kind: RegisterKind, _ i: Int, requester: Int, accessor: Accessor) -> UInt64 {
         let s = irqs[i]
         switch kind {
