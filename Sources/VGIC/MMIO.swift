@@ -54,26 +54,32 @@ extension VGIC {
 
     // MARK: Dispatch
 
-    /// Find the register map row for an access. Returns the map, the row
-    /// index (-1: no register), the offset within the frame, and the vCPU
-    /// whose private interrupts the frame holds (-1: requester's, for GICv2
-    /// banking).
+    /// Find the register map row for an access. Returns the row (nil: no
+    /// register), the offset within the frame, and the vCPU whose private
+    /// interrupts the frame holds (-1: requester's, for GICv2 banking).
+    /// The row is returned by value, not the map: handing a global map
+    /// array out retained and released it on every access.
     @inline(__always)
-    func locate(region: VGICRegion, offset: UInt32) -> (map: [RegisterRange], row: Int, offset: UInt32, owner: Int) {
+    func locate(region: VGICRegion, offset: UInt32) -> (range: RegisterRange?, offset: UInt32, owner: Int) {
         switch region {
         case .distributor:
-            let map = version == .v3 ? distributorMapV3 : distributorMapV2
-            return (map, findRegister(map, offset), offset, -1)
+            return (version == .v3 ? row(distributorMapV3, offset) : row(distributorMapV2, offset), offset, -1)
         case .redistributor(let m):
-            guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return ([], -1, offset, m) }
+            guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return (nil, offset, m) }
             if offset >= GICR.sgiBase {
                 let o = offset - GICR.sgiBase
-                return (sgiFrameMapV3, findRegister(sgiFrameMapV3, o), o, m)
+                return (row(sgiFrameMapV3, o), o, m)
             }
-            return (redistributorMapV3, findRegister(redistributorMapV3, offset), offset, m)
+            return (row(redistributorMapV3, offset), offset, m)
         case .cpuInterface:
-            return ([], -1, offset, -1)
+            return (nil, offset, -1)
         }
+    }
+
+    @inline(__always)
+    func row(_ map: [RegisterRange], _ offset: UInt32) -> RegisterRange? {
+        let i = findRegister(map, offset)
+        return i >= 0 ? map[i] : nil
     }
 
     /// One register access. `found` is false when no register is there;
@@ -85,9 +91,8 @@ extension VGIC {
             return cpuInterfaceAccess(requester: requester, offset: offset, width: width, write: write,
                                       value: value, accessor: accessor)
         }
-        let (map, row, off, frameOwner) = locate(region: region, offset: offset)
-        guard row >= 0 else { return (0, false, false) }
-        let r = map[row]
+        let (range, off, frameOwner) = locate(region: region, offset: offset)
+        guard let r = range else { return (0, false, false) }
         guard width == 1 || width == 2 || width == 4 || width == 8,
               r.widths & UInt8(width) != 0, off & UInt32(width - 1) == 0 else {
             return (0, true, false)
