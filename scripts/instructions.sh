@@ -9,7 +9,9 @@
 # so the same compiler settings as `make bench`), runs each operation under
 # callgrind once with N iterations and once with 2N, and prints
 # (Ir(2N) - Ir(N)) / N: the instructions of exactly one operation, without
-# process start-up, VM set-up and warm-up. The operations are those of
+# process start-up, VM set-up and warm-up; and, the same way, the calls into
+# the C allocator (malloc and friends) per operation, which must be 0. The
+# operations are those of
 # Benchmarks/Workloads/VGICWorkloads.swift (`VGICOpCounter list`).
 # Installs valgrind with apt-get when it is missing.
 set -euo pipefail
@@ -31,7 +33,8 @@ mkdir -p "$OUT"
 
 if [[ $# -gt 0 ]]; then ops=("$@"); else mapfile -t ops < <("$BIN" list | cut -f1); fi
 
-# Total instructions (Ir) of one run of VGICOpCounter OP COUNT.
+# One run of VGICOpCounter OP COUNT under callgrind; prints its total
+# instructions (Ir) and its calls into the C allocator.
 count() {
     local op=$1 n=$2 file="$OUT/callgrind.$1.$2"
     valgrind --tool=callgrind --callgrind-out-file="$file" "$BIN" "$op" "$n" >"$file.log" 2>&1 || {
@@ -39,16 +42,38 @@ count() {
         cat "$file.log" >&2
         exit 1
     }
-    sed -n 's/^summary: *//p; s/^totals: *//p' "$file" | head -n1 | awk '{print $1}'
+    local ir
+    ir=$(sed -n 's/^summary: *//p; s/^totals: *//p' "$file" | head -n1 | awk '{print $1}')
+    echo "$ir $(allocator_calls "$file")"
 }
 
-printf '%-26s %16s   %s\n' operation instructions/op description
+# Calls to malloc, calloc, realloc and the memalign family, summed over every
+# caller in a callgrind output file (names are compressed: "cfn=(id) name"
+# the first time, "cfn=(id)" after).
+allocator_calls() {
+    awk '
+        /^c?fn=\(/ {
+            id = $1; sub(/^c?fn=/, "", id)
+            if (NF > 1) { name = $0; sub(/^c?fn=\([0-9]+\) /, "", name); names[id] = name }
+            if ($0 ~ /^cfn=/) callee = names[id]
+            next
+        }
+        /^calls=/ {
+            n = $1; sub(/^calls=/, "", n)
+            if (callee ~ /^(malloc|calloc|realloc|posix_memalign|aligned_alloc|memalign)$/) total += n
+        }
+        END { print total + 0 }
+    ' "$1"
+}
+
+printf '%-26s %16s %10s   %s\n' operation instructions/op mallocs/op description
 for op in "${ops[@]}"; do
     title=$("$BIN" list | awk -F'\t' -v op="$op" '$1 == op { print $2 }')
     [[ -n $title ]] || { echo "instructions: no operation '$op' (see VGICOpCounter list)" >&2; exit 2; }
-    a=$(count "$op" "$N")
-    b=$(count "$op" $((2 * N)))
-    per=$(awk -v a="$a" -v b="$b" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n }')
-    printf '%-26s %16s   %s\n' "$op" "$per" "$title"
+    read -r ir1 m1 < <(count "$op" "$N")
+    read -r ir2 m2 < <(count "$op" $((2 * N)))
+    per=$(awk -v a="$ir1" -v b="$ir2" -v n="$N" 'BEGIN { printf "%.1f", (b - a) / n }')
+    mallocs=$(awk -v a="$m1" -v b="$m2" -v n="$N" 'BEGIN { printf "%g", (b - a) / n }')
+    printf '%-26s %16s %10s   %s\n' "$op" "$per" "$mallocs" "$title"
 done
-echo "(callgrind Ir; N = $N and $((2 * N)) operations; raw output in $OUT)"
+echo "(callgrind; each figure is (run with $((2 * N)) operations - run with $N) / $N; raw output in $OUT)"
