@@ -181,6 +181,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         irqs[i].pending(v2SGIs: version == .v2)
     }
 
+    @inline(__always)
     func groupEnabledAtDistributor(_ group: UInt8) -> Bool {
         group == 0 ? distributorGroup0 : distributorGroup1
     }
@@ -189,6 +190,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     /// vgic_target_oracle): an active interrupt stays where it is active; a
     /// pending, enabled one whose group the distributor forwards goes where
     /// its routing says.
+    @inline(__always)
     func targetOracle(_ i: Int) -> Int32 {
         let s = irqs[i]
         if s.active {
