@@ -36,10 +36,6 @@ private final class WorkloadHolder {
     var workload: VGICWorkload?
 }
 
-private struct WorkloadProblem: Error, CustomStringConvertible {
-    let description: String
-}
-
 /// The vGIC operations of `VGICOperation` (Workloads/VGICWorkloads.swift, the
 /// same code that `scripts/instructions.sh` counts instructions of): one
 /// interrupt end to end, guest distributor reads and writes, flush + sync
@@ -47,8 +43,9 @@ private struct WorkloadProblem: Error, CustomStringConvertible {
 ///
 /// Each iteration runs 1000 operations (scalingFactor .kilo) on a VM that the
 /// setup hook built and warmed up, so `mallocCountTotal` is the steady state:
-/// it must be 0. The teardown fails the benchmark when an operation did not
-/// do what it should (an interrupt not delivered, an architecture violation).
+/// it must be 0. The teardown stops the run (non-zero exit) when an operation
+/// did not do what it should (an interrupt not delivered, an architecture
+/// violation, a list register not filled).
 private func registerVGICBenchmarks() {
     for operation in VGICOperation.allCases {
         let holder = WorkloadHolder()
@@ -71,7 +68,9 @@ private func registerVGICBenchmarks() {
             teardown: {
                 defer { holder.workload = nil }
                 if let problem = holder.workload?.problems() {
-                    throw WorkloadProblem(description: problem)
+                    // A thrown error is only printed (the run still exits 0):
+                    // stop the run so that `make bench` fails.
+                    fatalError("VGICBenchmarks: \(operation.title): \(problem)")
                 }
             }
         )
