@@ -82,11 +82,13 @@ extension VGIC {
             }
             let key = flushKey(idx, vmcr)
             var left = Int32(-1)
+            var leftKey = key
             if n < lrCount {
                 insertChosen(i, key: key, count: n)
                 n += 1
             } else if key < chosenKeys[n - 1] {
                 left = chosen[n - 1]
+                leftKey = chosenKeys[n - 1]
                 insertChosen(i, key: key, count: n - 1)
             } else {
                 left = i
@@ -94,7 +96,8 @@ extension VGIC {
             if left >= 0 {
                 let l = irqs[Int(left)]
                 if l.active { activeLeft = true }
-                let k = flushKey(Int(left), vmcr) >> 20
+                // The key computed when it was chosen: nothing changed since.
+                let k = leftKey >> 20
                 if k == 0 { pendingLeft = true }
                 if k == 2 { if l.group == 0 { group0Left = true } else { group1Left = true } }
             }

@@ -54,26 +54,32 @@ extension VGIC {
 
     // MARK: Dispatch
 
-    /// Find the register map row for an access. Returns the map, the row
-    /// index (-1: no register), the offset within the frame, and the vCPU
-    /// whose private interrupts the frame holds (-1: requester's, for GICv2
-    /// banking).
+    /// Find the register map row for an access. Returns the row (nil: no
+    /// register), the offset within the frame, and the vCPU whose private
+    /// interrupts the frame holds (-1: requester's, for GICv2 banking).
+    /// The row is returned by value, not the map: handing a global map
+    /// array out retained and released it on every access.
     @inline(__always)
-    func locate(region: VGICRegion, offset: UInt32) -> (map: [RegisterRange], row: Int, offset: UInt32, owner: Int) {
+    func locate(region: VGICRegion, offset: UInt32) -> (range: RegisterRange?, offset: UInt32, owner: Int) {
         switch region {
         case .distributor:
-            let map = version == .v3 ? distributorMapV3 : distributorMapV2
-            return (map, findRegister(map, offset), offset, -1)
+            return (version == .v3 ? row(distributorMapV3, offset) : row(distributorMapV2, offset), offset, -1)
         case .redistributor(let m):
-            guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return ([], -1, offset, m) }
+            guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return (nil, offset, m) }
             if offset >= GICR.sgiBase {
                 let o = offset - GICR.sgiBase
-                return (sgiFrameMapV3, findRegister(sgiFrameMapV3, o), o, m)
+                return (row(sgiFrameMapV3, o), o, m)
             }
-            return (redistributorMapV3, findRegister(redistributorMapV3, offset), offset, m)
+            return (row(redistributorMapV3, offset), offset, m)
         case .cpuInterface:
-            return ([], -1, offset, -1)
+            return (nil, offset, -1)
         }
+    }
+
+    @inline(__always)
+    func row(_ map: [RegisterRange], _ offset: UInt32) -> RegisterRange? {
+        let i = findRegister(map, offset)
+        return i >= 0 ? map[i] : nil
     }
 
     /// One register access. `found` is false when no register is there;
@@ -85,9 +91,8 @@ extension VGIC {
             return cpuInterfaceAccess(requester: requester, offset: offset, width: width, write: write,
                                       value: value, accessor: accessor)
         }
-        let (map, row, off, frameOwner) = locate(region: region, offset: offset)
-        guard row >= 0 else { return (0, false, false) }
-        let r = map[row]
+        let (range, off, frameOwner) = locate(region: region, offset: offset)
+        guard let r = range else { return (0, false, false) }
         guard width == 1 || width == 2 || width == 4 || width == 8,
               r.widths & UInt8(width) != 0, off & UInt32(width - 1) == 0 else {
             return (0, true, false)
@@ -194,6 +199,11 @@ extension VGIC {
         let first = (offset - r.start) * 8 / bits
         let count = UInt32(width) * 8 / bits
         let fieldMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
+        if write && r.kind.zeroBitsAreIgnored {
+            writeOneBits(r.kind, first: first, count: count, owner: owner, requester: requester,
+                         frameIsRedistributor: frameIsRedistributor, value: value, accessor: accessor)
+            return 0
+        }
         var result: UInt64 = 0
         var k: UInt32 = 0
         while k < count {
@@ -215,6 +225,23 @@ extension VGIC {
         return result
     }
 
+    /// A write to a set/clear register (one bit per INTID), where a 0 bit
+    /// does nothing: only the 1 bits are visited, in ascending order, as
+    /// the field-by-field loop would. A guest masking or unmasking one
+    /// interrupt writes a single bit.
+    func writeOneBits(_ kind: RegisterKind, first: UInt32, count: UInt32, owner: Int, requester: Int,
+                      frameIsRedistributor: Bool, value: UInt64, accessor: Accessor) {
+        var ones = count >= 64 ? value : value & ((1 << UInt64(count)) - 1)
+        while ones != 0 {
+            let intid = first + UInt32(ones.trailingZeroBitCount)
+            ones &= ones - 1
+            guard intid < intidLimit else { return }
+            if intid < 32 && version == .v3 && !frameIsRedistributor { continue }
+            writeField(kind, index(intid, vcpu: owner), field: 1, requester: requester, accessor: accessor)
+        }
+    }
+
+    @inline(__always)
     func readField(_ kind: RegisterKind, _ i: Int, requester: Int, accessor: Accessor) -> UInt64 {
         let s = irqs[i]
         switch kind {
