@@ -199,7 +199,9 @@ extension VGIC {
         let first = (offset - r.start) * 8 / bits
         let count = UInt32(width) * 8 / bits
         let fieldMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
-        if write && r.kind.zeroBitsAreIgnored {
+        // A VMM write of GICv3 ISPENDR sets or clears the latch bit by bit
+        // (KVM's uaccess): its 0 bits count.
+        if write && r.kind.zeroBitsAreIgnored && !(accessor == .vmm && version == .v3 && r.kind == .setPending) {
             writeOneBits(r.kind, first: first, count: count, owner: owner, requester: requester,
                          frameIsRedistributor: frameIsRedistributor, value: value, accessor: accessor)
             return 0
