@@ -128,8 +128,13 @@ extension VGIC {
         case .distributorType:
             guard !write else { return 0 }
             var v = UInt32(intidLimit + 31) / 32 - 1
-            v |= UInt32(min(vcpuCount, 8) - 1) << 5
-            if version == .v3 { v |= 9 << 19 }  // IDbits: 10 INTID bits
+            if version == .v3 {
+                // IDbits: 10 INTID bits. CPUNumber stays 0: it counts the PEs
+                // usable with ARE == 0, which this distributor does not support.
+                v |= 9 << 19
+            } else {
+                v |= UInt32(min(vcpuCount, 8) - 1) << 5
+            }
             return UInt64(v)
         case .distributorType2:
             return 0
