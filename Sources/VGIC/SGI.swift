@@ -30,8 +30,8 @@ extension VGIC {
         reg == .dir && vcpuCount > 1
     }
 
-    /// `ICC_SGI*R_EL1`: the target list (Aff3.Aff2.Aff1 with RS selecting 16
-    /// Aff0 values) or, with IRM, every vCPU but the requester.
+    /// `ICC_SGI*R_EL1`: the target list (Aff3.Aff2.Aff1 and 16 Aff0 values;
+    /// RS is RES0) or, with IRM, every vCPU but the requester.
     func generateSGIv3(requester: Int, _ req: SGIRequest, group1Allowed: Bool) {
         let intid = req.intid
         if req.irm {
@@ -44,9 +44,9 @@ extension VGIC {
         while list != 0 {
             let bit = list.trailingZeroBitCount
             list &= list - 1
-            let aff0 = Int(req.rangeSelector) * 16 + bit
-            guard aff0 < 256 else { continue }
-            let aff = Affinity(aff0: UInt8(aff0), aff1: req.aff1, aff2: req.aff2, aff3: req.aff3)
+            // RS is RES0 (ICC_CTLR_EL1.RSS and GICD_TYPER.RSS are 0: every
+            // vCPU has Aff0 < 16), so a write ignores it: bit n names Aff0 = n.
+            let aff = Affinity(aff0: UInt8(bit), aff1: req.aff1, aff2: req.aff2, aff3: req.aff3)
             guard let t = aff.vcpuIndex, t < vcpuCount else { continue }
             raiseSGIv3(t * 32 + Int(intid), group1Allowed: group1Allowed)
         }
