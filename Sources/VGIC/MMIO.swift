@@ -222,6 +222,8 @@ extension VGIC {
             return s.enabled ? 1 : 0
         case .setPending, .clearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
+            // KVM's GICv3 VMM accessors: ISPENDR is the latch, ICPENDR RAZ/WI.
+            if accessor == .vmm && version == .v3 { return kind == .setPending && s.pendingLatch ? 1 : 0 }
             if accessor == .vmm { return s.pendingLatch ? 1 : 0 }
             return s.pendingLatch || (!s.edge && currentLineLevel(i)) ? 1 : 0
         case .setActive, .clearActive:
@@ -255,6 +257,12 @@ extension VGIC {
             irqs[i].enabled = false
             queue(i)
         case .setPending:
+            if accessor == .vmm && version == .v3 {
+                // KVM's GICv3 VMM accessor sets the latch to the value written.
+                irqs[i].pendingLatch = field != 0
+                queue(i)
+                return
+            }
             guard field != 0 else { return }
             // GICv2 SGIs: pending state is per source, set through SPENDSGIR.
             if version == .v2 && intid < 16 { return }
@@ -267,7 +275,7 @@ extension VGIC {
             irqs[i].pendingLatch = true
             queue(i)
         case .clearPending:
-            guard field != 0 else { return }
+            guard field != 0, accessor == .guest || version == .v2 else { return }
             if version == .v2 && intid < 16 { return }
             irqs[i].pendingLatch = false
             irqs[i].repended = false
