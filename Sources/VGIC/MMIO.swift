@@ -223,8 +223,8 @@ extension VGIC {
         case .setPending, .clearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
             // KVM's GICv3 VMM accessors: ISPENDR is the latch, ICPENDR RAZ/WI.
+            // Its GICv2 ones read the register as the hardware does.
             if accessor == .vmm && version == .v3 { return kind == .setPending && s.pendingLatch ? 1 : 0 }
-            if accessor == .vmm { return s.pendingLatch ? 1 : 0 }
             return s.pendingLatch || (!s.edge && currentLineLevel(i)) ? 1 : 0
         case .setActive, .clearActive:
             return s.active ? 1 : 0
