@@ -323,12 +323,14 @@ extension VGIC {
         case .setPendingSGI:
             let add = UInt8(field) & existingCPUMask
             guard add != 0 else { return }
-            irqs[i].sgiSources |= add
-            queue(i)
+            addSGISources(i, add)
         case .clearPendingSGI:
             let remove = UInt8(field)
             guard remove != 0 else { return }
             irqs[i].sgiSources &= ~remove
+            if heldByRunningVCPU(i) && remove & (1 << slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)].source) != 0 {
+                irqs[i].repended = false
+            }
             queue(i)
         default:
             return

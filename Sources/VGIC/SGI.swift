@@ -75,10 +75,22 @@ extension VGIC {
         while targets != 0 {
             let t = targets.trailingZeroBitCount
             targets &= targets - 1
-            let i = t * 32 + Int(intid)
-            irqs[i].sgiSources |= 1 << UInt8(requester)
-            queue(i)
+            addSGISources(t * 32 + Int(intid), 1 << UInt8(requester))
         }
+    }
+
+    /// GICv2: SGI `i` becomes pending from the sources in `add`. When a
+    /// running vCPU's list register holds it pending from one of them, the
+    /// guest may have acknowledged that one since the flush: the sync must not
+    /// consume this new SGI for it (KVM takes the source bit out at flush and
+    /// puts it back at sync for the same reason).
+    func addSGISources(_ i: Int, _ add: UInt8) {
+        if heldByRunningVCPU(i) {
+            let slot = slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)]
+            if slot.pending && add & (1 << slot.source) != 0 { irqs[i].repended = true }
+        }
+        irqs[i].sgiSources |= add
+        queue(i)
     }
 
     /// An emulated DIR (trapped `ICC_DIR_EL1` or `GICV_DIR`): deactivate the
