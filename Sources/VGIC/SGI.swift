@@ -106,8 +106,9 @@ extension VGIC {
     }
 
     /// GICv2 CPU interface: the guest's trapped `GICV_DIR`; the VMM's view of
-    /// `GICC_CTLR`, `PMR`, `BPR`, `ABPR` and `APR0` (KVM's CPU_REGS), which
-    /// live in the saved VMCR and active priorities while the vCPU is out.
+    /// `GICC_CTLR`, `PMR` (as GICH_VMCR.VMPriMask), `BPR`, `ABPR` and
+    /// `APR0..3` (KVM's CPU_REGS), which live in the saved VMCR and active
+    /// priorities while the vCPU is out.
     func cpuInterfaceAccess(requester: Int, offset: UInt32, width: Int, write: Bool, value: UInt64,
                             accessor: Accessor) -> (value: UInt64, found: Bool, widthOK: Bool) {
         guard version == .v2 else { return (0, false, false) }
@@ -135,7 +136,8 @@ extension VGIC {
                 result = UInt64(vmcr.v2 & 0x21F)
             }
         case GICC.pmr:
-            if write { vmcr.pmr = UInt8(truncatingIfNeeded: value) & 0xF8 } else { result = UInt64(vmcr.pmr) }
+            // KVM's ABI: GICH_VMCR.VMPriMask, the mask's top 5 bits in bits [4:0].
+            if write { vmcr.pmr = UInt8(truncatingIfNeeded: value & 0x1F) << 3 } else { result = UInt64(vmcr.pmr >> 3) }
         case GICC.bpr:
             if write { vmcr.bpr0 = max(UInt8(value & 7), 2) } else { result = UInt64(vmcr.bpr0) }
         case GICC.abpr:
@@ -144,6 +146,9 @@ extension VGIC {
             if write { aprs[requester * 8] = UInt32(truncatingIfNeeded: value) } else {
                 result = UInt64(aprs[requester * 8])
             }
+        case GICC.apr0 + 4, GICC.apr0 + 8, GICC.apr0 + 12:
+            // KVM exposes APR0..3; with 32 preemption levels APR1..3 are RAZ/WI.
+            break
         default:
             return (0, false, false)
         }
