@@ -153,6 +153,14 @@ extension VGIC {
         var active = s.active
         var lr = ListRegister(vINTID: s.intid, state: .invalid, group: s.group, priority: s.priority)
         var source: UInt8 = 0
+        // An SPI re-routed while active: its pending state is the new target's
+        // once this vCPU deactivates it, so it is not pending here; the EOI
+        // maintenance interrupt (not available with HW) says when to hand it over.
+        let handOver = active && pending && s.privateOwner < 0 && s.routedVCPU != s.apOwner
+        if handOver {
+            pending = false
+            if !s.hw { lr.eoi = true }
+        }
         if s.hw {
             // The pending state of a HW interrupt that is active is kept at the
             // physical level: a HW entry is never pending and active.
