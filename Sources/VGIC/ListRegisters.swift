@@ -156,6 +156,14 @@ extension VGIC {
         var active = s.active
         var lr = ListRegister(vINTID: s.intid, state: .invalid, group: s.group, priority: s.priority)
         var source: UInt8 = 0
+        // An SPI re-routed while active: its pending state is the new target's
+        // once this vCPU deactivates it, so it is not pending here; the EOI
+        // maintenance interrupt (not available with HW) says when to hand it over.
+        let handOver = active && pending && s.privateOwner < 0 && s.routedVCPU != s.apOwner
+        if handOver {
+            pending = false
+            if !s.hw { lr.eoi = true }
+        }
         if s.hw {
             // The pending state of a HW interrupt that is active is kept at the
             // physical level: a HW entry is never pending and active.
@@ -207,7 +215,8 @@ extension VGIC {
             }
             if acked {
                 if version == .v2 && irqs[i].intid < 16 {
-                    irqs[i].sgiSources &= ~(1 << slot.source)
+                    // The acknowledge consumed this source, unless it sent the SGI again since.
+                    if !irqs[i].repended { irqs[i].sgiSources &= ~(1 << slot.source) }
                     irqs[i].activeSource = slot.source
                 } else if irqs[i].repended {
                     irqs[i].repended = false

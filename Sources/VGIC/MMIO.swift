@@ -253,12 +253,9 @@ extension VGIC {
             return s.enabled ? 1 : 0
         case .setPending, .clearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
-            if accessor == .vmm {
-                // KVM's uaccess: the latch alone (the line level is saved
-                // through LEVEL_INFO); GICv3's ICPENDR is RAZ/WI.
-                if version == .v3 && kind == .clearPending { return 0 }
-                return s.pendingLatch ? 1 : 0
-            }
+            // KVM's GICv3 VMM accessors: ISPENDR is the latch, ICPENDR RAZ/WI.
+            // Its GICv2 ones read the register as the hardware does.
+            if accessor == .vmm && version == .v3 { return kind == .setPending && s.pendingLatch ? 1 : 0 }
             return s.pendingLatch || (!s.edge && currentLineLevel(i)) ? 1 : 0
         case .setActive, .clearActive:
             return s.active ? 1 : 0
@@ -314,10 +311,8 @@ extension VGIC {
             irqs[i].pendingLatch = true
             queue(i)
         case .clearPending:
-            guard field != 0 else { return }
+            guard field != 0, accessor == .guest || version == .v2 else { return }
             if version == .v2 && intid < 16 { return }
-            // GICv3: the VMM's ICPENDR is RAZ/WI (it writes ISPENDR with zeros).
-            if accessor == .vmm && version == .v3 { return }
             irqs[i].pendingLatch = false
             irqs[i].repended = false
             if irqs[i].hw && accessor == .guest {
@@ -368,12 +363,14 @@ extension VGIC {
         case .setPendingSGI:
             let add = UInt8(field) & existingCPUMask
             guard add != 0 else { return }
-            irqs[i].sgiSources |= add
-            queue(i)
+            addSGISources(i, add)
         case .clearPendingSGI:
             let remove = UInt8(field)
             guard remove != 0 else { return }
             irqs[i].sgiSources &= ~remove
+            if heldByRunningVCPU(i) && remove & (1 << slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)].source) != 0 {
+                irqs[i].repended = false
+            }
             queue(i)
         default:
             return

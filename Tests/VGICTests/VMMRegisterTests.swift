@@ -265,7 +265,8 @@ struct VMMUaccessTests {
         let p = FakePlatform(cpus: 2)
         let g = try TestVGIC(configuration: VGICConfiguration(version: .v2, vcpuCount: 2, irqCount: 64), platform: p)
         try g.setLine(40, level: true)
-        #expect(try g.vmmRead(region: .distributor, offset: ispendr1, width: 4) == 0)
+        // KVM's GICv2 accessors read the pending state as the hardware does: the high line counts.
+        #expect(try g.vmmRead(region: .distributor, offset: ispendr1, width: 4) == 1 << 8)
         try g.vmmWrite(region: .distributor, offset: ispendr1, width: 4, value: 1 << 8)
         try g.vmmWrite(region: .distributor, offset: ispendr1, width: 4, value: 0)
         #expect(g.irqs[g.spiIndex(40)].pendingLatch, "GICv2: zeros in ISPENDR change nothing")
@@ -334,7 +335,8 @@ struct VMMUaccessTests {
         #expect(!g.vcpus[1].cpuInterfaceDirty)
         try g.vmmWrite(region: .cpuInterface, offset: GICC.apr0 + 4, width: 4, value: 5, vcpu: 1)
         #expect(try g.vmmRead(region: .cpuInterface, offset: GICC.apr0 + 4, width: 4, vcpu: 1) == 0)
-        let writes: [(UInt32, UInt64)] = [(GICC.ctlr, 0x203), (GICC.pmr, 0xA8), (GICC.bpr, 4), (GICC.abpr, 5),
+        // GICC_PMR in KVM's ABI: GICH_VMCR.VMPriMask in bits [4:0] (0x15 is a mask of 0xA8).
+        let writes: [(UInt32, UInt64)] = [(GICC.ctlr, 0x203), (GICC.pmr, 0x15), (GICC.bpr, 4), (GICC.abpr, 5),
                                           (GICC.apr0, 0x8000_0000)]
         for (off, value) in writes {
             try g.vmmWrite(region: .cpuInterface, offset: off, width: 4, value: value, vcpu: 1)
