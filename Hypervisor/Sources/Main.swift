@@ -1,0 +1,58 @@
+import GICArchitecture
+import HypSupport
+import Synchronization
+
+/// Physical CPUs that came up (CPU 0 plus every secondary PSCI started).
+let cpusOnline = Atomic<Int>(1)
+/// Set by CPU 0 when the VM is built; secondaries wait for it.
+let vmReady = Atomic<Bool>(false)
+nonisolated(unsafe) var physicalCPUCount = 1
+
+/// CPU 0, from boot.S: MMU and vectors are on, BSS is clear.
+@_cdecl("hyp_main")
+func hypMain(_ cpu: Int) {
+    log { $0.s("hyp: swift-vgic hypervisor at EL") ; $0.dec(Int((read_currentel() >> 2) & 3)) }
+    let vtr = VTR(rawValue: read_ich_vtr_el2())
+    log {
+        $0.s("hyp: ICH_VTR_EL2: ")
+        $0.dec(vtr.listRegisters)
+        $0.s(" list registers, ")
+        $0.dec(vtr.priorityBits)
+        $0.s(" priority bits")
+    }
+    HostGIC.initDistributor()
+    HostGIC.initCPU(0)
+    physicalCPUCount = startSecondaries()
+    while cpusOnline.load(ordering: .acquiring) < physicalCPUCount { hyp_wfe() }
+    log { $0.s("hyp: "); $0.dec(physicalCPUCount); $0.s(" CPUs online") }
+    vmReady.store(true, ordering: .releasing)
+    hyp_sev()
+    halt()
+}
+
+/// Secondary CPUs, from boot.S after PSCI CPU_ON.
+@_cdecl("hyp_secondary_main")
+func hypSecondaryMain(_ cpu: Int) {
+    HostGIC.initCPU(cpu)
+    _ = cpusOnline.add(1, ordering: .releasing)
+    hyp_sev()
+    while !vmReady.load(ordering: .acquiring) { hyp_wfe() }
+    halt()
+}
+
+/// Start every CPU the firmware knows, in order, until CPU_ON says there is no
+/// such CPU. Returns the number of CPUs.
+func startSecondaries() -> Int {
+    var cpu = 1
+    while cpu < maxCPUs {
+        let mpidr = UInt64(cpu % 16) | UInt64(cpu / 16) << 8
+        let entry = UInt64(UInt(bitPattern: unsafeBitCast(hyp_secondary_entry as @convention(c) () -> Void,
+                                                           to: UnsafeRawPointer.self)))
+        let r = Int64(bitPattern: hyp_smc(PSCI.cpuOn64, mpidr, entry, UInt64(cpu)))
+        if r != PSCI.success { break }
+        cpu += 1
+    }
+    return cpu
+}
+
+let maxCPUs = 8

@@ -1,0 +1,149 @@
+# The bare-metal hypervisor (Hypervisor/) and its demo guest (Guests/demo/).
+#
+#   make hypervisor                 build .build-hyp/hyp.elf and the demo guest
+#   make run-hyp [SMP=n] [GUEST=image] [APPEND="bootargs"]
+#                                   boot a guest under the hypervisor in QEMU
+#   make test-hyp                   boot the demo guest on 2 and 4 vCPUs, check
+#
+# Meant to be included by the top-level Makefile; it defines only HYP_*
+# variables and the targets above (plus their files under .build-hyp/).
+
+HYP_SWIFT_BIN ?= $(firstword $(wildcard /opt/swift/usr/bin) $(dir $(shell command -v swiftc 2>/dev/null)))
+HYP_SWIFTC := $(HYP_SWIFT_BIN)/swiftc
+HYP_CLANG := $(HYP_SWIFT_BIN)/clang
+HYP_LLD := $(HYP_SWIFT_BIN)/ld.lld
+HYP_OBJCOPY := $(HYP_SWIFT_BIN)/llvm-objcopy
+HYP_OUT := .build-hyp
+HYP_QEMU := qemu-system-aarch64
+HYP_MACHINE := virt,virtualization=on,gic-version=3
+HYP_MEM := 512M
+SMP ?= 2
+APPEND ?=
+HYP_TIMEOUT ?= 120
+
+# Guest memory: RAM 0x40000000 up to the hypervisor at 0x5E000000; the guest's
+# device tree goes in its last 2 MiB (the hypervisor passes it in x0).
+HYP_GUEST_RAM_SIZE := 0x1E000000
+HYP_GUEST_LOAD := 0x40080000
+HYP_GUEST_DTB_ADDR := 0x5DE00000
+
+HYP_SWIFTFLAGS := -enable-experimental-feature Embedded -wmo -target aarch64-none-none-elf \
+	-parse-as-library -Osize -Xcc -mgeneral-regs-only -Xfrontend -disable-stack-protector \
+	-swift-version 6
+HYP_CFLAGS := --target=aarch64-none-elf -mgeneral-regs-only -ffreestanding -fno-builtin \
+	-fno-stack-protector -O2 -Wall -g0
+
+HYP_ARCH_SRCS := $(wildcard Sources/GICArchitecture/*.swift)
+HYP_VGIC_SRCS := $(wildcard Sources/VGIC/*.swift)
+HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
+HYP_DEMO_SRCS := $(wildcard Guests/demo/Sources/*.swift)
+
+GUEST ?= $(HYP_OUT)/demo.bin
+
+.PHONY: hypervisor run-hyp test-hyp hyp-tools
+
+hyp-tools:
+	@command -v $(HYP_QEMU) >/dev/null || (apt-get update -qq && apt-get install -y -qq qemu-system-arm)
+	@command -v dtc >/dev/null || (apt-get update -qq && apt-get install -y -qq device-tree-compiler)
+	@test -x $(HYP_SWIFTC) || (echo "hypervisor.mk: no Swift toolchain (swiftc) found" >&2; exit 1)
+
+hypervisor: hyp-tools $(HYP_OUT)/hyp.elf $(HYP_OUT)/demo.bin
+
+# ---- Portable modules, compiled in Embedded mode ---------------------------
+$(HYP_OUT)/GICArchitecture.o: $(HYP_ARCH_SRCS)
+	@mkdir -p $(HYP_OUT)
+	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name GICArchitecture \
+		-emit-module -emit-module-path $(HYP_OUT)/GICArchitecture.swiftmodule \
+		-c $(HYP_ARCH_SRCS) -o $@
+
+$(HYP_OUT)/VGIC.o: $(HYP_VGIC_SRCS) $(HYP_OUT)/GICArchitecture.o
+	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name VGIC -I $(HYP_OUT) \
+		-emit-module -emit-module-path $(HYP_OUT)/VGIC.swiftmodule \
+		-c $(HYP_VGIC_SRCS) -o $@
+
+# ---- The hypervisor ---------------------------------------------------------
+$(HYP_OUT)/Hypervisor.o: $(HYP_SRCS) Hypervisor/include/hyp.h $(HYP_OUT)/VGIC.o
+	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name Hypervisor -I $(HYP_OUT) -I Hypervisor/include \
+		-c $(HYP_SRCS) -o $@
+
+$(HYP_OUT)/hyp-boot.o: Hypervisor/boot.S
+	@mkdir -p $(HYP_OUT)
+	$(HYP_CLANG) $(HYP_CFLAGS) -c $< -o $@
+
+$(HYP_OUT)/hyp-libc.o: Hypervisor/libc.c Hypervisor/include/hyp.h
+	@mkdir -p $(HYP_OUT)
+	$(HYP_CLANG) $(HYP_CFLAGS) -I Hypervisor/include -c $< -o $@
+
+HYP_OBJS := $(HYP_OUT)/hyp-boot.o $(HYP_OUT)/hyp-libc.o $(HYP_OUT)/Hypervisor.o \
+	$(HYP_OUT)/VGIC.o $(HYP_OUT)/GICArchitecture.o
+
+$(HYP_OUT)/hyp.elf: $(HYP_OBJS) Hypervisor/link.ld
+	$(HYP_LLD) -T Hypervisor/link.ld --gc-sections -o $@ $(HYP_OBJS)
+
+# ---- The demo guest ---------------------------------------------------------
+$(HYP_OUT)/DemoGuest.o: $(HYP_DEMO_SRCS) Guests/demo/include/guest.h $(HYP_OUT)/GICArchitecture.o
+	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name DemoGuest -I $(HYP_OUT) -I Guests/demo/include \
+		-c $(HYP_DEMO_SRCS) -o $@
+
+$(HYP_OUT)/demo-boot.o: Guests/demo/boot.S
+	@mkdir -p $(HYP_OUT)
+	$(HYP_CLANG) $(HYP_CFLAGS) -c $< -o $@
+
+$(HYP_OUT)/demo-libc.o: Guests/demo/libc.c Guests/demo/include/guest.h
+	@mkdir -p $(HYP_OUT)
+	$(HYP_CLANG) $(HYP_CFLAGS) -I Guests/demo/include -c $< -o $@
+
+HYP_DEMO_OBJS := $(HYP_OUT)/demo-boot.o $(HYP_OUT)/demo-libc.o $(HYP_OUT)/DemoGuest.o \
+	$(HYP_OUT)/GICArchitecture.o
+
+$(HYP_OUT)/demo.elf: $(HYP_DEMO_OBJS) Guests/demo/link.ld
+	$(HYP_LLD) -T Guests/demo/link.ld --gc-sections -o $@ $(HYP_DEMO_OBJS)
+
+$(HYP_OUT)/demo.bin: $(HYP_OUT)/demo.elf
+	$(HYP_OBJCOPY) -O binary $< $@
+
+# ---- The guest's device tree, derived from QEMU's ---------------------------
+# QEMU's own tree for this machine and CPU count, with PSCI through HVC, the
+# guest's memory, no ITS/PCIe/platform bus/flash (not given to the guest), and
+# the command line.
+$(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk | hyp-tools
+	@mkdir -p $(HYP_OUT)
+	$(HYP_QEMU) -M $(HYP_MACHINE),dumpdtb=$(HYP_OUT)/qemu-smp$(SMP).dtb -cpu max -smp $(SMP) \
+		-m $(HYP_MEM) -nographic >/dev/null
+	dtc -q -I dtb -O dts -o $(HYP_OUT)/qemu-smp$(SMP).dts $(HYP_OUT)/qemu-smp$(SMP).dtb
+	{ echo '/include/ "qemu-smp$(SMP).dts"'; \
+	  echo '/ {'; \
+	  echo '  psci { method = "hvc"; };'; \
+	  echo '  memory@40000000 { reg = <0x00 0x40000000 0x00 $(HYP_GUEST_RAM_SIZE)>; };'; \
+	  echo '  intc@8000000 { /delete-node/ its@8080000; /delete-property/ interrupts; };'; \
+	  echo '  /delete-node/ pcie@10000000;'; \
+	  echo '  /delete-node/ platform-bus@c000000;'; \
+	  echo '  /delete-node/ flash@0;'; \
+	  echo '  chosen { bootargs = "$(APPEND)"; };'; \
+	  echo '};'; } > $(HYP_OUT)/guest-smp$(SMP).dts
+	dtc -q -I dts -O dtb -o $@ $(HYP_OUT)/guest-smp$(SMP).dts
+
+# ---- Running ----------------------------------------------------------------
+HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic \
+	-kernel $(HYP_OUT)/hyp.elf \
+	-device loader,file=$(GUEST),addr=$(HYP_GUEST_LOAD),force-raw=on \
+	-device loader,file=$(HYP_OUT)/guest-smp$(SMP).dtb,addr=$(HYP_GUEST_DTB_ADDR),force-raw=on
+
+run-hyp: hypervisor $(HYP_OUT)/guest-smp$(SMP).dtb
+	$(HYP_QEMU_CMD)
+
+# Boots the demo guest on 2 and 4 vCPUs; each run must print the guest's
+# summary with no failure and end by PSCI SYSTEM_OFF (QEMU exits 0).
+test-hyp: hypervisor
+	@set -e; for n in 2 4; do \
+	  $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) $(HYP_OUT)/guest-smp$$n.dtb SMP=$$n >/dev/null; \
+	  echo "test-hyp: demo guest on $$n vCPUs"; \
+	  status=0; timeout $(HYP_TIMEOUT) $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) \
+	    run-hyp SMP=$$n GUEST=$(HYP_OUT)/demo.bin > $(HYP_OUT)/test-smp$$n.log 2>&1 || status=$$?; \
+	  cat $(HYP_OUT)/test-smp$$n.log; \
+	  if [ $$status -ne 0 ]; then echo "test-hyp: FAIL: QEMU exit status $$status on $$n vCPUs"; exit 1; fi; \
+	  grep -q "demo: $$n vCPUs: [0-9]* passed, 0 failed" $(HYP_OUT)/test-smp$$n.log || \
+	    { echo "test-hyp: FAIL: no clean summary on $$n vCPUs"; exit 1; }; \
+	  if grep -q "PANIC" $(HYP_OUT)/test-smp$$n.log; then echo "test-hyp: FAIL: panic"; exit 1; fi; \
+	  echo "test-hyp: $$n vCPUs OK"; \
+	done
