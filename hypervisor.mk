@@ -21,10 +21,15 @@ SMP ?= 2
 APPEND ?=
 HYP_TIMEOUT ?= 120
 
-# Guest memory: RAM 0x40000000 up to the hypervisor at 0x5E000000; the guest's
-# device tree goes in its last 2 MiB (the hypervisor passes it in x0).
+# Guest memory: RAM 0x40000000 up to the hypervisor at 0x5E000000. QEMU puts
+# its own device tree at 0x40000000 (1 MiB), where the guest image belongs, so
+# the image is staged at 0x58000000 with its size in the last 8 bytes of guest
+# RAM, and the hypervisor moves it to 0x40080000 before the guest starts. The
+# guest's device tree stays where it is loaded, in the last 2 MiB of guest
+# RAM (the hypervisor passes it in x0).
 HYP_GUEST_RAM_SIZE := 0x1E000000
-HYP_GUEST_LOAD := 0x40080000
+HYP_GUEST_STAGE := 0x58000000
+HYP_GUEST_SIZE_ADDR := 0x5DFFFFF8
 HYP_GUEST_DTB_ADDR := 0x5DE00000
 
 HYP_SWIFTFLAGS := -enable-experimental-feature Embedded -wmo -target aarch64-none-none-elf \
@@ -109,13 +114,13 @@ $(HYP_OUT)/demo.bin: $(HYP_OUT)/demo.elf
 $(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk | hyp-tools
 	@mkdir -p $(HYP_OUT)
 	$(HYP_QEMU) -M $(HYP_MACHINE),dumpdtb=$(HYP_OUT)/qemu-smp$(SMP).dtb -cpu max -smp $(SMP) \
-		-m $(HYP_MEM) -nographic >/dev/null
+		-m $(HYP_MEM) -nographic >/dev/null 2>&1
 	dtc -q -I dtb -O dts -o $(HYP_OUT)/qemu-smp$(SMP).dts $(HYP_OUT)/qemu-smp$(SMP).dtb
 	{ echo '/include/ "qemu-smp$(SMP).dts"'; \
 	  echo '/ {'; \
 	  echo '  psci { method = "hvc"; };'; \
 	  echo '  memory@40000000 { reg = <0x00 0x40000000 0x00 $(HYP_GUEST_RAM_SIZE)>; };'; \
-	  echo '  intc@8000000 { /delete-node/ its@8080000; /delete-property/ interrupts; };'; \
+	  echo '  intc@8000000 { /delete-property/ interrupts; /delete-node/ its@8080000; };'; \
 	  echo '  /delete-node/ pcie@10000000;'; \
 	  echo '  /delete-node/ platform-bus@c000000;'; \
 	  echo '  /delete-node/ flash@0;'; \
@@ -126,7 +131,8 @@ $(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk | hyp-tools
 # ---- Running ----------------------------------------------------------------
 HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic \
 	-kernel $(HYP_OUT)/hyp.elf \
-	-device loader,file=$(GUEST),addr=$(HYP_GUEST_LOAD),force-raw=on \
+	-device loader,file=$(GUEST),addr=$(HYP_GUEST_STAGE),force-raw=on \
+	-device loader,addr=$(HYP_GUEST_SIZE_ADDR),data=$$(stat -c %s $(GUEST)),data-len=8 \
 	-device loader,file=$(HYP_OUT)/guest-smp$(SMP).dtb,addr=$(HYP_GUEST_DTB_ADDR),force-raw=on
 
 run-hyp: hypervisor $(HYP_OUT)/guest-smp$(SMP).dtb

@@ -15,6 +15,7 @@ enum HostGIC {
     /// PPIs it takes.
     static let maintenancePPI: UInt32 = 25
     static let virtualTimerPPI: UInt32 = 27
+    static let physicalTimerPPI: UInt32 = 30
 
     static let hostPriority: UInt8 = 0x80
 
@@ -73,6 +74,7 @@ enum HostGIC {
             i += 4
         }
         let enabled: UInt32 = 1 << kickSGI | 1 << stopSGI | 1 << maintenancePPI | 1 << virtualTimerPPI
+            | 1 << physicalTimerPPI
         mmio_write32(sgi + UInt(GICD.isenabler), enabled)
         waitForRedistributorRWP(cpu)
 

@@ -25,9 +25,26 @@ func hypMain(_ cpu: Int) {
     physicalCPUCount = startSecondaries()
     while cpusOnline.load(ordering: .acquiring) < physicalCPUCount { hyp_wfe() }
     log { $0.s("hyp: "); $0.dec(physicalCPUCount); $0.s(" CPUs online") }
+    checkGuestDeviceTree()
+    if !VM.loadImage() { panic("no guest image staged (see hypervisor.mk)") }
+    VM.create(vcpus: physicalCPUCount)
+    log {
+        $0.s("hyp: VM: ")
+        $0.dec(VM.vcpuCount)
+        $0.s(" vCPUs, RAM ")
+        $0.hex(VM.ramBase)
+        $0.s("+")
+        $0.hex(VM.ramSize)
+        $0.s(", entry ")
+        $0.hex(VM.entry)
+        $0.s(", device tree ")
+        $0.hex(VM.deviceTree)
+    }
     vmReady.store(true, ordering: .releasing)
+    hyp_dsb_ish()
     hyp_sev()
-    halt()
+    VM.configureCPU()
+    serveVCPU(0)
 }
 
 /// Secondary CPUs, from boot.S after PSCI CPU_ON.
@@ -37,7 +54,9 @@ func hypSecondaryMain(_ cpu: Int) {
     _ = cpusOnline.add(1, ordering: .releasing)
     hyp_sev()
     while !vmReady.load(ordering: .acquiring) { hyp_wfe() }
-    halt()
+    guard cpu < VM.vcpuCount else { halt() }
+    VM.configureCPU()
+    serveVCPU(cpu)
 }
 
 /// Start every CPU the firmware knows, in order, until CPU_ON says there is no
@@ -56,3 +75,11 @@ func startSecondaries() -> Int {
 }
 
 let maxCPUs = 8
+
+/// The guest's device tree must be where hypervisor.mk had QEMU load it.
+func checkGuestDeviceTree() {
+    let magic = mmio_read32(UInt(VM.deviceTree))
+    if magic != 0xEDFE_0DD0 {
+        log { $0.s("hyp: warning: no device tree at "); $0.hex(VM.deviceTree); $0.s(" for the guest") }
+    }
+}

@@ -110,6 +110,16 @@ static inline void hyp_tlbi_alle2(void) {
     __asm__ volatile("dsb ishst\n tlbi alle2\n dsb ish\n isb" ::: "memory");
 }
 
+// Clean a range to the point of coherency (code written for a guest that
+// starts with its MMU and caches off).
+static inline void hyp_clean_dcache_range(uintptr_t a, size_t n) {
+    for (uintptr_t p = a & ~(uintptr_t)63; p < a + n; p += 64)
+        __asm__ volatile("dc cvac, %0" :: "r"(p) : "memory");
+    __asm__ volatile("dsb sy\n ic iallu\n dsb sy\n isb" ::: "memory");
+}
+
+void *memmove(void *d, const void *s, size_t n);
+
 // ---- MMIO (device memory; never merged or elided) ---------------------------
 static inline uint8_t mmio_read8(uintptr_t a) {
     uint8_t v; __asm__ volatile("ldrb %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
