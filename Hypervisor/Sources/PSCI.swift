@@ -73,6 +73,7 @@ func handlePSCI(_ slot: VCPUSlot) -> ExitAction {
         result = Int64(PSCI.migrateNotRequired)
     case PSCI.systemOff:
         log { $0.s("hyp: guest vCPU "); $0.dec(slot.index); $0.s(": PSCI SYSTEM_OFF") }
+        reportExitStats()
         _ = hyp_smc(PSCI.systemOff, 0, 0, 0)
         panic("SYSTEM_OFF returned")
     case PSCI.systemReset:

@@ -82,6 +82,7 @@ func runVCPU(_ slot: VCPUSlot) {
         switch reason {
         case UInt64(HYP_EXIT_SYNC): action = handleSynchronousExit(slot)
         case UInt64(HYP_EXIT_IRQ):
+            slot.stats.irq += 1
             drainPhysicalInterrupts(slot)
             action = .resume
         case UInt64(HYP_EXIT_SERROR):
@@ -135,6 +136,7 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot) {
         HostGIC.priorityDrop(intid)
         switch intid {
         case HostGIC.virtualTimerPPI, HostGIC.physicalTimerPPI:
+            slot.stats.timerIRQs += 1
             if let g = VM.vgic, slot.index < VM.vcpuCount {
                 do {
                     try g.setLine(intid, level: true, vcpu: slot.index)
@@ -147,6 +149,12 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot) {
         case HostGIC.stopSGI:
             HostGIC.deactivate(intid)
             checkPanic()
+        case HostGIC.kickSGI:
+            slot.stats.kicks += 1
+            HostGIC.deactivate(intid)
+        case HostGIC.maintenancePPI:
+            slot.stats.maintenance += 1
+            HostGIC.deactivate(intid)
         default:
             // Kick SGI: the flag is already set; maintenance: the exit itself
             // made the vGIC sync. Anything else is not ours: drop it.

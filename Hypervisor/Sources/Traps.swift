@@ -23,18 +23,22 @@ func handleSynchronousExit(_ slot: VCPUSlot) -> ExitAction {
     switch ec {
     case ExceptionClass.wfx:
         c.pointee.pc += 4
+        slot.stats.wfi += 1
         // WFE is not trapped (HCR_EL2.TWE = 0); ISS bit 0 clear: WFI.
         if esr & 1 == 0 { idleUntilInterrupt(slot) }
         return .resume
     case ExceptionClass.hvc64:
+        slot.stats.hvc += 1
         return handlePSCI(slot)
     case ExceptionClass.smc64:
         c.pointee.pc += 4
         return handlePSCI(slot)
     case ExceptionClass.systemRegister:
+        slot.stats.systemRegister += 1
         handleSystemRegister(slot, esr: esr)
         return .resume
     case ExceptionClass.dataAbortLower:
+        slot.stats.mmio += 1
         handleDataAbort(slot, esr: esr)
         return .resume
     case ExceptionClass.instructionAbortLower:
@@ -156,6 +160,7 @@ func gicRegion(_ ipa: UInt64) -> (VGICRegion, UInt32)? {
 /// ELR/SPSR/ESR(/FAR)_EL1 saved, PC to VBAR_EL1 at the offset for where the
 /// guest was, EL1h with DAIF masked.
 func injectSynchronous(_ slot: VCPUSlot, esr: UInt64, far: UInt64?) {
+    slot.stats.injected += 1
     let c = slot.context
     let pstate = c.pointee.pstate
     write_elr_el1(c.pointee.pc)

@@ -113,6 +113,8 @@ final class VCPUSlot {
     let inGuest = Atomic<Bool>(false)
     /// Serialises CPU_ON requests for this vCPU.
     let psciLock = SpinLock()
+    /// Exit counts, for the report at power-off.
+    nonisolated(unsafe) var stats = ExitStats()
     /// CPU_ON arguments, valid while `power` is `onPending`.
     nonisolated(unsafe) var entryPoint: UInt64 = 0
     nonisolated(unsafe) var contextID: UInt64 = 0
@@ -124,3 +126,44 @@ final class VCPUSlot {
 }
 
 nonisolated(unsafe) var vcpuSlots: [VCPUSlot] = []
+
+struct ExitStats {
+    var mmio = 0
+    var systemRegister = 0
+    var hvc = 0
+    var wfi = 0
+    var irq = 0
+    var timerIRQs = 0
+    var kicks = 0
+    var maintenance = 0
+    var injected = 0
+}
+
+/// One line per vCPU: how often it left the guest, and why.
+func reportExitStats() {
+    for slot in vcpuSlots {
+        let st = slot.stats
+        log {
+            $0.s("hyp: vCPU ")
+            $0.dec(slot.index)
+            $0.s(" exits: mmio ")
+            $0.dec(st.mmio)
+            $0.s(", sysreg ")
+            $0.dec(st.systemRegister)
+            $0.s(", hvc ")
+            $0.dec(st.hvc)
+            $0.s(", wfi ")
+            $0.dec(st.wfi)
+            $0.s(", irq ")
+            $0.dec(st.irq)
+            $0.s(" (timer ")
+            $0.dec(st.timerIRQs)
+            $0.s(", kick ")
+            $0.dec(st.kicks)
+            $0.s(", maintenance ")
+            $0.dec(st.maintenance)
+            $0.s("), injected exceptions ")
+            $0.dec(st.injected)
+        }
+    }
+}
