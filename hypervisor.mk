@@ -41,7 +41,6 @@ HYP_CFLAGS := --target=aarch64-none-elf -mgeneral-regs-only -ffreestanding -fno-
 HYP_ARCH_SRCS := $(wildcard Sources/GICArchitecture/*.swift)
 HYP_VGIC_SRCS := $(wildcard Sources/VGIC/*.swift)
 HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
-HYP_DEMO_SRCS := $(wildcard Guests/demo/Sources/*.swift)
 
 GUEST ?= $(HYP_OUT)/demo.bin
 
@@ -52,7 +51,7 @@ hyp-tools:
 	@command -v dtc >/dev/null || (apt-get update -qq && apt-get install -y -qq device-tree-compiler)
 	@test -x $(HYP_SWIFTC) || (echo "hypervisor.mk: no Swift toolchain (swiftc) found" >&2; exit 1)
 
-hypervisor: hyp-tools $(HYP_OUT)/hyp.elf $(HYP_OUT)/demo.bin
+hypervisor: hyp-tools $(HYP_OUT)/hyp.elf $(HYP_OUT)/demo.bin $(HYP_OUT)/fuzz.bin
 
 # ---- Portable modules, compiled in Embedded mode ---------------------------
 $(HYP_OUT)/GICArchitecture.o: $(HYP_ARCH_SRCS)
@@ -85,27 +84,37 @@ HYP_OBJS := $(HYP_OUT)/hyp-boot.o $(HYP_OUT)/hyp-libc.o $(HYP_OUT)/Hypervisor.o 
 $(HYP_OUT)/hyp.elf: $(HYP_OBJS) Hypervisor/link.ld
 	$(HYP_LLD) -T Hypervisor/link.ld --gc-sections -o $@ $(HYP_OBJS)
 
-# ---- The demo guest ---------------------------------------------------------
-$(HYP_OUT)/DemoGuest.o: $(HYP_DEMO_SRCS) Guests/demo/include/guest.h $(HYP_OUT)/GICArchitecture.o
-	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name DemoGuest -I $(HYP_OUT) -I Guests/demo/include \
-		-c $(HYP_DEMO_SRCS) -o $@
+# ---- Guests: the demo and the fuzzer, on a shared bare-metal runtime -------
+HYP_GUEST_RT_SRCS := $(wildcard Guests/runtime/Sources/*.swift)
+HYP_GUEST_RT_DEPS := Guests/runtime/include/guest.h $(HYP_OUT)/GICArchitecture.o
+HYP_FUZZ_SECONDS ?= 60
+HYP_GUEST_SWIFTFLAGS_fuzz = -Xcc -DFUZZ_SECONDS=$(HYP_FUZZ_SECONDS)
 
-$(HYP_OUT)/demo-boot.o: Guests/demo/boot.S
+$(HYP_OUT)/guest-boot.o: Guests/runtime/boot.S
 	@mkdir -p $(HYP_OUT)
 	$(HYP_CLANG) $(HYP_CFLAGS) -c $< -o $@
 
-$(HYP_OUT)/demo-libc.o: Guests/demo/libc.c Guests/demo/include/guest.h
+$(HYP_OUT)/guest-libc.o: Guests/runtime/libc.c Guests/runtime/include/guest.h
 	@mkdir -p $(HYP_OUT)
-	$(HYP_CLANG) $(HYP_CFLAGS) -I Guests/demo/include -c $< -o $@
+	$(HYP_CLANG) $(HYP_CFLAGS) -I Guests/runtime/include -c $< -o $@
 
-HYP_DEMO_OBJS := $(HYP_OUT)/demo-boot.o $(HYP_OUT)/demo-libc.o $(HYP_OUT)/DemoGuest.o \
-	$(HYP_OUT)/GICArchitecture.o
+# $(1): guest name (Guests/$(1)/Sources). Extra C flags in HYP_GUEST_CFLAGS_$(1).
+define HYP_GUEST_RULES
+$(HYP_OUT)/$(1)-swift.o: $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) $(HYP_GUEST_RT_DEPS)
+	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) $(HYP_GUEST_SWIFTFLAGS_$(1)) -module-name $(1)Guest \
+		-I $(HYP_OUT) -I Guests/runtime/include -c $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) -o $$@
 
-$(HYP_OUT)/demo.elf: $(HYP_DEMO_OBJS) Guests/demo/link.ld
-	$(HYP_LLD) -T Guests/demo/link.ld --gc-sections -o $@ $(HYP_DEMO_OBJS)
+$(HYP_OUT)/$(1).elf: $(HYP_OUT)/guest-boot.o $(HYP_OUT)/guest-libc.o $(HYP_OUT)/$(1)-swift.o \
+		$(HYP_OUT)/GICArchitecture.o Guests/runtime/link.ld
+	$(HYP_LLD) -T Guests/runtime/link.ld --gc-sections -o $$@ $(HYP_OUT)/guest-boot.o \
+		$(HYP_OUT)/guest-libc.o $(HYP_OUT)/$(1)-swift.o $(HYP_OUT)/GICArchitecture.o
 
-$(HYP_OUT)/demo.bin: $(HYP_OUT)/demo.elf
-	$(HYP_OBJCOPY) -O binary $< $@
+$(HYP_OUT)/$(1).bin: $(HYP_OUT)/$(1).elf
+	$(HYP_OBJCOPY) -O binary $$< $$@
+endef
+
+$(eval $(call HYP_GUEST_RULES,demo))
+$(eval $(call HYP_GUEST_RULES,fuzz))
 
 # ---- The guest's device tree, derived from QEMU's ---------------------------
 # QEMU's own tree for this machine and CPU count, with PSCI through HVC, the

@@ -28,26 +28,10 @@ enum Shared {
     @inline(__always) static func store(_ i: Int, _ v: UInt32) { atomic_store32(at(i), v) }
 }
 
-enum PSCICall {
-    static let version: UInt64 = 0x8400_0000
-    static let cpuOff: UInt64 = 0x8400_0002
-    static let cpuOn: UInt64 = 0xC400_0003
-    static let affinityInfo: UInt64 = 0xC400_0004
-    static let migrateInfoType: UInt64 = 0x8400_0006
-    static let systemOff: UInt64 = 0x8400_0008
-    static let features: UInt64 = 0x8400_000A
-
-    static func call(_ fid: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> Int64 {
-        Int64(bitPattern: guest_hvc(fid, a1, a2, a3))
-    }
-}
-
 let timerPPI: UInt32 = 27
 let ringSGI: UInt32 = 1
 let broadcastSGI: UInt32 = 2
 let listSGI: UInt32 = 3
-
-@inline(__always) func myCPU() -> Int { Int(read_mpidr() & 0xFF) }
 
 func check(_ ok: Bool, _ name: StaticString) {
     if ok {
@@ -296,11 +280,6 @@ func finish(_ cpu: Int, _ n: Int) {
     let passed = Int(Shared.load(Shared.passed)), failed = Int(Shared.load(Shared.failed))
     say { $0.s("demo: "); $0.dec(n); $0.s(" vCPUs: "); $0.dec(passed); $0.s(" passed, "); $0.dec(failed); $0.s(" failed") }
     _ = PSCICall.call(PSCICall.systemOff)
-}
-
-func entryAddress() -> UInt64 {
-    UInt64(UInt(bitPattern: unsafeBitCast(guest_secondary_entry as @convention(c) () -> Void,
-                                          to: UnsafeRawPointer.self)))
 }
 
 // MARK: Exceptions

@@ -63,6 +63,54 @@ static inline int64_t mmio_read8_signed(uintptr_t a) {
     int64_t v; __asm__ volatile("ldrsb %0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
 }
 
+static inline uint16_t mmio_read16(uintptr_t a) {
+    uint16_t v; __asm__ volatile("ldrh %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
+}
+static inline void mmio_write16(uintptr_t a, uint16_t v) {
+    __asm__ volatile("strh %w0, [%1]" :: "r"(v), "r"(a) : "memory");
+}
+static inline void mmio_write64(uintptr_t a, uint64_t v) {
+    __asm__ volatile("str %0, [%1]" :: "r"(v), "r"(a) : "memory");
+}
+static inline int32_t mmio_read16_signed_w(uintptr_t a) {
+    int32_t v; __asm__ volatile("ldrsh %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
+}
+static inline int64_t mmio_read32_signed(uintptr_t a) {
+    int64_t v; __asm__ volatile("ldrsw %0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
+}
+// A load pair: no valid syndrome (ISV = 0) when it traps.
+static inline uint64_t mmio_read_pair(uintptr_t a) {
+    uint64_t x, y; __asm__ volatile("ldp %0, %1, [%2]" : "=r"(x), "=r"(y) : "r"(a) : "memory"); return x ^ y;
+}
+// A store with writeback: no valid syndrome either.
+static inline uintptr_t mmio_write_writeback(uintptr_t a, uint32_t v) {
+    __asm__ volatile("str %w1, [%0], #4" : "+r"(a) : "r"(v) : "memory"); return a;
+}
+// Stores from the zero register.
+static inline void mmio_write32_zero(uintptr_t a) {
+    __asm__ volatile("str wzr, [%0]" :: "r"(a) : "memory");
+}
+
+// Writes of CPU-interface registers the fuzzer throws values at.
+static inline void write_icc_sgi0r(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_7, %0" :: "r"(v) : "memory"); }
+static inline void write_icc_asgi1r(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_6, %0" :: "r"(v) : "memory"); }
+static inline void write_icc_dir(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_1, %0" :: "r"(v) : "memory"); }
+// An implementation-defined register (HCR_EL2.TIDCP traps it to EL2).
+static inline uint64_t read_impdef(void) {
+    uint64_t v; __asm__ volatile("mrs %0, S3_1_C15_C2_1" : "=r"(v) :: "memory"); return v;
+}
+static inline void guest_smc(uint64_t fid, uint64_t a1) {
+    register uint64_t x0 __asm__("x0") = fid;
+    register uint64_t x1 __asm__("x1") = a1;
+    __asm__ volatile("smc #0" : "+r"(x0), "+r"(x1) :: "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9",
+                     "x10", "x11", "x12", "x13", "x14", "x15", "x16", "x17", "memory");
+}
+
+#ifndef FUZZ_SECONDS
+#define FUZZ_SECONDS 60
+#endif
+static inline uint64_t fuzz_seconds(void) { return FUZZ_SECONDS; }
+
 static inline uint64_t guest_hvc(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3) {
     register uint64_t x0 __asm__("x0") = fid;
     register uint64_t x1 __asm__("x1") = a1;

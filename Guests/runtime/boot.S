@@ -82,6 +82,7 @@ common:
     mrs     x0, elr_el1
     mrs     x1, spsr_el1
     stp     x0, x1, [sp, #160]
+    mov     x0, sp                  // the frame: x0..x18, x30, ELR, SPSR
     bl      \fn
     ldp     x0, x1, [sp, #160]
     msr     elr_el1, x0
