@@ -3,7 +3,8 @@
 #   make hypervisor                 build .build-hyp/hyp.elf and the demo guest
 #   make run-hyp [SMP=n] [GUEST=image] [APPEND="bootargs"]
 #                                   boot a guest under the hypervisor in QEMU
-#   make test-hyp                   boot the demo guest on 2 and 4 vCPUs, check
+#   make test-hyp                   boot the demo guest on 2 and 4 vCPUs, check;
+#                                   then the fuzz guest (test-hyp-fuzz)
 #
 # Meant to be included by the top-level Makefile; it defines only HYP_*
 # variables and the targets above (plus their files under .build-hyp/).
@@ -44,7 +45,7 @@ HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
 
 GUEST ?= $(HYP_OUT)/demo.bin
 
-.PHONY: hypervisor run-hyp test-hyp hyp-tools
+.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz hyp-tools
 
 hyp-tools:
 	@command -v $(HYP_QEMU) >/dev/null || (apt-get update -qq && apt-get install -y -qq qemu-system-arm)
@@ -162,3 +163,19 @@ test-hyp: hypervisor
 	  if grep -q "PANIC" $(HYP_OUT)/test-smp$$n.log; then echo "test-hyp: FAIL: panic"; exit 1; fi; \
 	  echo "test-hyp: $$n vCPUs OK"; \
 	done
+	@$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) test-hyp-fuzz
+
+# The fuzz guest on 4 vCPUs for HYP_FUZZ_SECONDS: random values at every
+# trapped region, random HVC/SMC. The hypervisor must neither crash nor hang.
+test-hyp-fuzz: hypervisor
+	@set -e; n=4; \
+	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) $(HYP_OUT)/guest-smp$$n.dtb SMP=$$n >/dev/null; \
+	echo "test-hyp: fuzz guest on $$n vCPUs for $(HYP_FUZZ_SECONDS) s"; \
+	status=0; timeout $$(( $(HYP_FUZZ_SECONDS) + $(HYP_TIMEOUT) )) $(MAKE) --no-print-directory -s \
+	  -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$$n GUEST=$(HYP_OUT)/fuzz.bin > $(HYP_OUT)/test-fuzz.log 2>&1 || status=$$?; \
+	cat $(HYP_OUT)/test-fuzz.log; \
+	if [ $$status -ne 0 ]; then echo "test-hyp: FAIL: fuzz run: QEMU exit status $$status (124: hang)"; exit 1; fi; \
+	grep -q "fuzz: $$n vCPUs, $$n finished: .* survived" $(HYP_OUT)/test-fuzz.log || \
+	  { echo "test-hyp: FAIL: the fuzz guest did not finish on every vCPU"; exit 1; }; \
+	if grep -q "PANIC" $(HYP_OUT)/test-fuzz.log; then echo "test-hyp: FAIL: panic"; exit 1; fi; \
+	echo "test-hyp: fuzz OK"

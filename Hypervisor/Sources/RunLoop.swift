@@ -76,6 +76,11 @@ func runVCPU(_ slot: VCPUSlot) {
         slot.kicked.store(false, ordering: .relaxed)
         vgic.vcpuEnter(v)
         let reason = hyp_enter_guest(slot.context)
+        // A maintenance condition (ICH_MISR_EL2) is what made this IRQ exit
+        // when nothing else is pending; sync below clears it (the vGIC
+        // rewrites ICH_HCR_EL2), so the physical PPI 25 is usually gone
+        // before it can be acknowledged.
+        let maintenance = reason == UInt64(HYP_EXIT_IRQ) && read_ich_misr_el2() != 0
         slot.inGuest.store(false, ordering: .sequentiallyConsistent)
         vgic.vcpuExit(v)
         let action: ExitAction
@@ -83,7 +88,8 @@ func runVCPU(_ slot: VCPUSlot) {
         case UInt64(HYP_EXIT_SYNC): action = handleSynchronousExit(slot)
         case UInt64(HYP_EXIT_IRQ):
             slot.stats.irq += 1
-            drainPhysicalInterrupts(slot)
+            if maintenance { slot.stats.maintenance += 1 }
+            drainPhysicalInterrupts(slot, maintenance: maintenance)
             action = .resume
         case UInt64(HYP_EXIT_SERROR):
             // An asynchronous abort caused by the guest: hand it back as a
@@ -129,10 +135,15 @@ func withOtherVCPUsStopped(_ me: Int, _ body: () -> Void) {
 /// priority; the hypervisor's own SGIs and the maintenance interrupt are
 /// deactivated at once, the timers stay active until the guest deactivates
 /// their virtual twin through the HW bit.
-func drainPhysicalInterrupts(_ slot: VCPUSlot) {
+func drainPhysicalInterrupts(_ slot: VCPUSlot, maintenance: Bool = false) {
+    var first = !maintenance
     while true {
         let intid = HostGIC.acknowledge()
-        if intid >= INTID.spiLimit { return }
+        if intid >= INTID.spiLimit {
+            if first { slot.stats.spurious += 1 }
+            return
+        }
+        first = false
         HostGIC.priorityDrop(intid)
         switch intid {
         case HostGIC.virtualTimerPPI, HostGIC.physicalTimerPPI:
@@ -152,12 +163,9 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot) {
         case HostGIC.kickSGI:
             slot.stats.kicks += 1
             HostGIC.deactivate(intid)
-        case HostGIC.maintenancePPI:
-            slot.stats.maintenance += 1
-            HostGIC.deactivate(intid)
         default:
-            // Kick SGI: the flag is already set; maintenance: the exit itself
-            // made the vGIC sync. Anything else is not ours: drop it.
+            // The maintenance PPI (the exit itself made the vGIC sync), or
+            // something that is not ours: deactivate it.
             HostGIC.deactivate(intid)
         }
     }

@@ -136,6 +136,7 @@ struct ExitStats {
     var timerIRQs = 0
     var kicks = 0
     var maintenance = 0
+    var spurious = 0
     var injected = 0
 }
 
@@ -162,6 +163,8 @@ func reportExitStats() {
             $0.dec(st.kicks)
             $0.s(", maintenance ")
             $0.dec(st.maintenance)
+            $0.s(", none ")
+            $0.dec(st.spurious)
             $0.s("), injected exceptions ")
             $0.dec(st.injected)
         }
