@@ -90,6 +90,12 @@ HYP_GUEST_RT_SRCS := $(wildcard Guests/runtime/Sources/*.swift)
 HYP_GUEST_RT_DEPS := Guests/runtime/include/guest.h $(HYP_OUT)/GICArchitecture.o
 HYP_FUZZ_SECONDS ?= 60
 HYP_GUEST_SWIFTFLAGS_fuzz = -Xcc -DFUZZ_SECONDS=$(HYP_FUZZ_SECONDS)
+# A stamp per duration, so that changing HYP_FUZZ_SECONDS rebuilds the fuzzer.
+HYP_GUEST_DEPS_fuzz = $(HYP_OUT)/fuzz-seconds.$(HYP_FUZZ_SECONDS)
+$(HYP_OUT)/fuzz-seconds.%:
+	@mkdir -p $(HYP_OUT)
+	@rm -f $(HYP_OUT)/fuzz-seconds.*
+	@touch $@
 
 $(HYP_OUT)/guest-boot.o: Guests/runtime/boot.S
 	@mkdir -p $(HYP_OUT)
@@ -101,7 +107,8 @@ $(HYP_OUT)/guest-libc.o: Guests/runtime/libc.c Guests/runtime/include/guest.h
 
 # $(1): guest name (Guests/$(1)/Sources). Extra C flags in HYP_GUEST_CFLAGS_$(1).
 define HYP_GUEST_RULES
-$(HYP_OUT)/$(1)-swift.o: $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) $(HYP_GUEST_RT_DEPS)
+$(HYP_OUT)/$(1)-swift.o: $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) $(HYP_GUEST_RT_DEPS) \
+		$(HYP_GUEST_DEPS_$(1))
 	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) $(HYP_GUEST_SWIFTFLAGS_$(1)) -module-name $(1)Guest \
 		-I $(HYP_OUT) -I Guests/runtime/include -c $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) -o $$@
 

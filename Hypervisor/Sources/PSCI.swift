@@ -49,7 +49,7 @@ func handlePSCI(_ slot: VCPUSlot) -> ExitAction {
         result = psciCPUOn(target: target, entry: entry, context: a3)
     case PSCI.cpuOff:
         slot.power.store(VCPUSlot.off, ordering: .releasing)
-        log { $0.s("hyp: vCPU "); $0.dec(slot.index); $0.s(" off") }
+        if VM.verbose { log { $0.s("hyp: vCPU "); $0.dec(slot.index); $0.s(" off") } }
         return .powerOff
     case PSCI.affinityInfo32, PSCI.affinityInfo64:
         let target = fid == PSCI.affinityInfo32 ? a1 & 0xFFFF_FFFF : a1

@@ -49,12 +49,14 @@ func resetVCPU(_ slot: VCPUSlot) {
     write_cntp_ctl_el0(0)
     hyp_isb()
     slot.power.store(VCPUSlot.on, ordering: .releasing)
-    log {
+    // The guest prints on the same UART under its own lock: the hypervisor
+    // stays quiet while guest vCPUs run, unless asked.
+    if slot.index == 0 || VM.verbose { log {
         $0.s("hyp: vCPU ")
         $0.dec(slot.index)
         $0.s(" on at ")
         $0.hex(slot.entryPoint)
-    }
+    } }
 }
 
 enum ExitAction {

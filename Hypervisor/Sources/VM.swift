@@ -25,6 +25,8 @@ enum VM {
 
     nonisolated(unsafe) static var vgic: VGIC<HardwarePlatform>? = nil
     nonisolated(unsafe) static var vcpuCount = 1
+    /// Log every vCPU power change (they interleave with the guest's output).
+    static let verbose = false
 
     /// HCR_EL2 for the guest: stage 2 (VM), set/way invalidation upgraded to
     /// clean+invalidate (SWIO), physical IRQ/FIQ/SError to EL2 (IMO, FMO,
