@@ -45,7 +45,8 @@ HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
 
 GUEST ?= $(HYP_OUT)/demo.bin
 
-.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz hyp-tools
+.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz hyp-tools hyp-force
+hyp-force:
 
 hyp-tools:
 	@command -v $(HYP_QEMU) >/dev/null || (apt-get update -qq && apt-get install -y -qq qemu-system-arm)
@@ -126,9 +127,10 @@ $(eval $(call HYP_GUEST_RULES,fuzz))
 
 # ---- The guest's device tree, derived from QEMU's ---------------------------
 # QEMU's own tree for this machine and CPU count, with PSCI through HVC, the
-# guest's memory, no ITS/PCIe/platform bus/flash (not given to the guest), and
-# the command line.
-$(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk | hyp-tools
+# guest's memory, only the UART of QEMU's devices (no ITS, PCIe, platform bus,
+# flash, virtio-mmio, RTC, GPIO, fw-cfg: not given to the guest), and the
+# command line. The tree depends on APPEND: rebuilt every time.
+$(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk hyp-force | hyp-tools
 	@mkdir -p $(HYP_OUT)
 	$(HYP_QEMU) -M $(HYP_MACHINE),dumpdtb=$(HYP_OUT)/qemu-smp$(SMP).dtb -cpu max -smp $(SMP) \
 		-m $(HYP_MEM) -nographic >/dev/null 2>&1
@@ -141,6 +143,8 @@ $(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk | hyp-tools
 	  echo '  /delete-node/ pcie@10000000;'; \
 	  echo '  /delete-node/ platform-bus@c000000;'; \
 	  echo '  /delete-node/ flash@0;'; \
+	  for node in $$(grep -oE '^\s(virtio_mmio|pl031|pl061|fw-cfg)@[0-9a-f]+' $(HYP_OUT)/qemu-smp$(SMP).dts) gpio-keys; do \
+	    echo "  /delete-node/ $$node;"; done; \
 	  echo '  chosen { bootargs = "$(APPEND)"; };'; \
 	  echo '};'; } > $(HYP_OUT)/guest-smp$(SMP).dts
 	dtc -q -I dts -O dtb -o $@ $(HYP_OUT)/guest-smp$(SMP).dts

@@ -9,8 +9,11 @@ enum VM {
     static let ramBase: UInt64 = 0x4000_0000
     /// Up to the hypervisor's own 32 MiB at 0x5E000000 (see link.ld).
     static let ramSize: UInt64 = 0x1E00_0000
-    /// Where the guest image is loaded (Linux arm64 / kvm-unit-tests convention).
-    static let entry: UInt64 = ramBase + 0x8_0000
+    /// Where a guest image without a Linux arm64 header is loaded and entered
+    /// (the kvm-unit-tests convention).
+    static let defaultEntry: UInt64 = ramBase + 0x8_0000
+    /// Where the guest is entered (set by `loadImage`).
+    nonisolated(unsafe) static var entry: UInt64 = defaultEntry
     /// Where hypervisor.mk has QEMU load the guest's device tree.
     static let deviceTree: UInt64 = 0x5DE0_0000
     /// Where it has QEMU stage the guest image (QEMU's own device tree sits
@@ -37,10 +40,20 @@ enum VM {
     static let hcr: UInt64 = 1 << 0 | 1 << 1 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 9 | 1 << 10 | 1 << 13
         | 1 << 19 | 1 << 20 | 1 << 31 | 1 << 40 | 1 << 41
 
-    /// Move the staged guest image to its entry address; false if none was staged.
+    /// Move the staged guest image to its entry address; false if none was
+    /// staged. A Linux arm64 `Image` (magic "ARM\x64" at 0x38) goes
+    /// `text_offset` bytes above a 2 MiB-aligned base, as its header asks
+    /// (Documentation/arch/arm64/booting.rst); anything else to RAM + 0x80000.
     static func loadImage() -> Bool {
         let size = UInt64(mmio_read64(UInt(stagedImageSize)))
-        guard size > 0 && size <= stagedImage - entry else { return false }
+        guard size > 0x40 else { return false }
+        let magic = mmio_read32(UInt(stagedImage) + 0x38)
+        if magic == 0x644D_5241 {
+            let textOffset = mmio_read64(UInt(stagedImage) + 8)
+            entry = ramBase + 0x20_0000 + (textOffset & 0x1F_FFFF)
+            log { $0.s("hyp: guest image is a Linux arm64 Image, text_offset "); $0.hex(textOffset) }
+        }
+        guard size <= stagedImage - entry else { return false }
         _ = memmove(UnsafeMutableRawPointer(bitPattern: UInt(entry)),
                     UnsafeRawPointer(bitPattern: UInt(stagedImage)), Int(size))
         hyp_clean_dcache_range(UInt(entry), Int(size))
@@ -55,6 +68,7 @@ enum VM {
         Stage2.identityMap(uartBase, size: 0x1000, .device)
 
         let vtr = VTR(rawValue: read_ich_vtr_el2())
+        HardwarePlatform.listRegisters = vtr.listRegisters
         let config = VGICConfiguration(version: .v3, vcpuCount: vcpus, irqCount: 256,
                                        priorityBits: vtr.priorityBits, listRegisters: vtr.listRegisters)
         let g: VGIC<HardwarePlatform>
