@@ -45,7 +45,7 @@ HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
 
 GUEST ?= $(HYP_OUT)/demo.bin
 
-.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz hyp-tools hyp-force
+.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz test-hyp-linux hyp-tools hyp-force
 hyp-force:
 
 hyp-tools:
@@ -150,7 +150,8 @@ $(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk hyp-force | hyp-tools
 	dtc -q -I dts -O dtb -o $@ $(HYP_OUT)/guest-smp$(SMP).dts
 
 # ---- Running ----------------------------------------------------------------
-HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic \
+HYP_QEMU_EXTRA ?=
+HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic $(HYP_QEMU_EXTRA) \
 	-kernel $(HYP_OUT)/hyp.elf \
 	-device loader,file=$(GUEST),addr=$(HYP_GUEST_STAGE),force-raw=on \
 	-device loader,addr=$(HYP_GUEST_SIZE_ADDR),data=$$(stat -c %s $(GUEST)),data-len=8 \
@@ -163,7 +164,6 @@ run-hyp: hypervisor $(HYP_OUT)/guest-smp$(SMP).dtb
 # summary with no failure and end by PSCI SYSTEM_OFF (QEMU exits 0).
 test-hyp: hypervisor
 	@set -e; for n in 2 4; do \
-	  $(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) $(HYP_OUT)/guest-smp$$n.dtb SMP=$$n >/dev/null; \
 	  echo "test-hyp: demo guest on $$n vCPUs"; \
 	  status=0; timeout $(HYP_TIMEOUT) $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) \
 	    run-hyp SMP=$$n GUEST=$(HYP_OUT)/demo.bin > $(HYP_OUT)/test-smp$$n.log 2>&1 || status=$$?; \
@@ -180,7 +180,6 @@ test-hyp: hypervisor
 # trapped region, random HVC/SMC. The hypervisor must neither crash nor hang.
 test-hyp-fuzz: hypervisor
 	@set -e; n=4; \
-	$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) $(HYP_OUT)/guest-smp$$n.dtb SMP=$$n >/dev/null; \
 	echo "test-hyp: fuzz guest on $$n vCPUs for $(HYP_FUZZ_SECONDS) s"; \
 	status=0; timeout $$(( $(HYP_FUZZ_SECONDS) + $(HYP_TIMEOUT) )) $(MAKE) --no-print-directory -s \
 	  -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$$n GUEST=$(HYP_OUT)/fuzz.bin > $(HYP_OUT)/test-fuzz.log 2>&1 || status=$$?; \
@@ -190,3 +189,27 @@ test-hyp-fuzz: hypervisor
 	  { echo "test-hyp: FAIL: the fuzz guest did not finish on every vCPU"; exit 1; }; \
 	if grep -q "PANIC" $(HYP_OUT)/test-fuzz.log; then echo "test-hyp: FAIL: panic"; exit 1; fi; \
 	echo "test-hyp: fuzz OK"
+
+# A real guest: Debian's arm64 Linux (fetched once with apt into .build-hyp)
+# on 2 and 4 vCPUs, no root file system. It must bring up every CPU through
+# PSCI, run on the vGIC and the virtual timer until it looks for its root
+# device, panic, and reboot (panic=-1: PSCI SYSTEM_RESET, QEMU -no-reboot exits).
+$(HYP_OUT)/linux-Image:
+	@command -v dpkg-deb >/dev/null || (echo "hypervisor.mk: dpkg-deb is needed" >&2; exit 1)
+	Hypervisor/fetch-linux.sh $@
+
+test-hyp-linux: hypervisor $(HYP_OUT)/linux-Image
+	@set -e; for n in 2 4; do \
+	  echo "test-hyp: Linux on $$n vCPUs"; \
+	  status=0; timeout 300 $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$$n \
+	    GUEST=$(HYP_OUT)/linux-Image HYP_QEMU_EXTRA=-no-reboot APPEND="console=ttyAMA0 panic=-1" > $(HYP_OUT)/test-linux-smp$$n.log 2>&1 || status=$$?; \
+	  grep -E "^hyp:|Booting Linux|psci:|GICv3: CPU|smp: Brought up|arch_timer|Unable to mount root" \
+	    $(HYP_OUT)/test-linux-smp$$n.log || true; \
+	  if [ $$status -ne 0 ]; then echo "test-hyp: FAIL: Linux run: QEMU exit status $$status"; exit 1; fi; \
+	  grep -q "smp: Brought up 1 node, $$n CPUs" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: Linux did not bring up $$n CPUs"; exit 1; }; \
+	  grep -q "VFS: Unable to mount root fs" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: Linux did not get as far as its root file system"; exit 1; }; \
+	  if grep -q "PANIC" $(HYP_OUT)/test-linux-smp$$n.log; then echo "test-hyp: FAIL: hypervisor panic"; exit 1; fi; \
+	  echo "test-hyp: Linux on $$n vCPUs OK"; \
+	done

@@ -78,6 +78,7 @@ func handlePSCI(_ slot: VCPUSlot) -> ExitAction {
         panic("SYSTEM_OFF returned")
     case PSCI.systemReset:
         log { $0.s("hyp: guest vCPU "); $0.dec(slot.index); $0.s(": PSCI SYSTEM_RESET") }
+        reportExitStats()
         _ = hyp_smc(PSCI.systemReset, 0, 0, 0)
         panic("SYSTEM_RESET returned")
     default:
