@@ -113,6 +113,7 @@ func runTests(_ cpu: Int) {
     redistributorStateTests(cpu, rd)
     barrier()
     timerTest(cpu, rounds: 1)
+    splitDeactivationTest(cpu, rd)
     accessWidthTests(cpu, rd)
     if cpu == 0 { psciTests() }
     barrier()
@@ -221,6 +222,35 @@ func redistributorStateTests(_ cpu: Int, _ rd: UInt) {
     let delivered = waitUntil(us: 2_000_000, sleep: true) { Int(Shared.load(Shared.timerIRQs + cpu)) > base }
     check(delivered, "the timer PPI arrives once its active state is cleared")
     write_cntv_ctl(0)
+}
+
+// MARK: EOImode 1: priority drop by EOIR, deactivation by DIR
+
+/// With ICC_CTLR_EL1.EOImode = 1 the vGIC asks for DIR to trap (more than
+/// one vCPU); the hypervisor hands the write to the vGIC, which deactivates.
+func splitDeactivationTest(_ cpu: Int, _ rd: UInt) {
+    let sgi = rd + UInt(GICR.sgiBase)
+    let bit: UInt32 = 1 << listSGI
+    guest_irq_disable()
+    write_icc_ctlr(read_icc_ctlr() | 2)
+    guest_isb()
+    GIC.sendSGI(listSGI, targets: 1 << UInt16(cpu))
+    var intid: UInt32 = 1023
+    _ = waitUntil(us: 2_000_000) {
+        intid = UInt32(read_icc_iar1() & 0xFF_FFFF)
+        return intid != 1023
+    }
+    check(intid == listSGI, "SGI to self acknowledged (EOImode 1)")
+    if intid < 1020 {
+        write_icc_eoir1(UInt64(intid))
+        check(mmio_read32(sgi + UInt(GICD.isactiver)) & bit != 0, "still active after EOIR in EOImode 1")
+        write_icc_dir(UInt64(intid))
+        guest_isb()
+        check(mmio_read32(sgi + UInt(GICD.isactiver)) & bit == 0, "DIR deactivates (EOImode 1)")
+    }
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    guest_isb()
+    guest_irq_enable()
 }
 
 // MARK: Access widths and sign extension

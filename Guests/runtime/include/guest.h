@@ -36,6 +36,7 @@ GUEST_SYSREG(icc_igrpen1, S3_0_C12_C12_7)
 GUEST_SYSREG(icc_iar1, S3_0_C12_C12_0)
 GUEST_SYSREG(icc_eoir1, S3_0_C12_C12_1)
 GUEST_SYSREG(icc_sgi1r, S3_0_C12_C11_5)
+GUEST_SYSREG(icc_dir, S3_0_C12_C11_1)
 
 static inline void guest_isb(void) { __asm__ volatile("isb" ::: "memory"); }
 static inline void guest_dsb(void) { __asm__ volatile("dsb sy" ::: "memory"); }
@@ -94,7 +95,6 @@ static inline void mmio_write32_zero(uintptr_t a) {
 // Writes of CPU-interface registers the fuzzer throws values at.
 static inline void write_icc_sgi0r(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_7, %0" :: "r"(v) : "memory"); }
 static inline void write_icc_asgi1r(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_6, %0" :: "r"(v) : "memory"); }
-static inline void write_icc_dir(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_1, %0" :: "r"(v) : "memory"); }
 // An implementation-defined register (HCR_EL2.TIDCP traps it to EL2).
 static inline uint64_t read_impdef(void) {
     uint64_t v; __asm__ volatile("mrs %0, S3_1_C15_C2_1" : "=r"(v) :: "memory"); return v;
