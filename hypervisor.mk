@@ -25,13 +25,10 @@ HYP_TIMEOUT ?= 120
 # Guest memory: RAM 0x40000000 up to the hypervisor at 0x5E000000. QEMU puts
 # its own device tree at 0x40000000 (1 MiB), where the guest image belongs, so
 # the image is staged at 0x58000000 with its size in the last 8 bytes of guest
-# RAM, and the hypervisor moves it to 0x40080000 before the guest starts. The
-# guest's device tree stays where it is loaded, in the last 2 MiB of guest
-# RAM (the hypervisor passes it in x0).
-HYP_GUEST_RAM_SIZE := 0x1E000000
+# RAM; the hypervisor derives the guest's device tree from QEMU's (bootargs
+# from -append), then moves the image to its place (Hypervisor/README.md).
 HYP_GUEST_STAGE := 0x58000000
 HYP_GUEST_SIZE_ADDR := 0x5DFFFFF8
-HYP_GUEST_DTB_ADDR := 0x5DE00000
 
 HYP_SWIFTFLAGS := -enable-experimental-feature Embedded -wmo -target aarch64-none-none-elf \
 	-parse-as-library -Osize -Xcc -mgeneral-regs-only -Xfrontend -disable-stack-protector \
@@ -45,12 +42,10 @@ HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
 
 GUEST ?= $(HYP_OUT)/demo.bin
 
-.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz test-hyp-linux hyp-tools hyp-force
-hyp-force:
+.PHONY: hypervisor run-hyp test-hyp test-hyp-fuzz test-hyp-linux hyp-tools
 
 hyp-tools:
 	@command -v $(HYP_QEMU) >/dev/null || (apt-get update -qq && apt-get install -y -qq qemu-system-arm)
-	@command -v dtc >/dev/null || (apt-get update -qq && apt-get install -y -qq device-tree-compiler)
 	@test -x $(HYP_SWIFTC) || (echo "hypervisor.mk: no Swift toolchain (swiftc) found" >&2; exit 1)
 
 hypervisor: hyp-tools $(HYP_OUT)/hyp.elf $(HYP_OUT)/demo.bin $(HYP_OUT)/fuzz.bin
@@ -125,39 +120,15 @@ endef
 $(eval $(call HYP_GUEST_RULES,demo))
 $(eval $(call HYP_GUEST_RULES,fuzz))
 
-# ---- The guest's device tree, derived from QEMU's ---------------------------
-# QEMU's own tree for this machine and CPU count, with PSCI through HVC, the
-# guest's memory, only the UART of QEMU's devices (no ITS, PCIe, platform bus,
-# flash, virtio-mmio, RTC, GPIO, fw-cfg: not given to the guest), and the
-# command line. The tree depends on APPEND: rebuilt every time.
-$(HYP_OUT)/guest-smp$(SMP).dtb: hypervisor.mk hyp-force | hyp-tools
-	@mkdir -p $(HYP_OUT)
-	$(HYP_QEMU) -M $(HYP_MACHINE),dumpdtb=$(HYP_OUT)/qemu-smp$(SMP).dtb -cpu max -smp $(SMP) \
-		-m $(HYP_MEM) -nographic >/dev/null 2>&1
-	dtc -q -I dtb -O dts -o $(HYP_OUT)/qemu-smp$(SMP).dts $(HYP_OUT)/qemu-smp$(SMP).dtb
-	{ echo '/include/ "qemu-smp$(SMP).dts"'; \
-	  echo '/ {'; \
-	  echo '  psci { method = "hvc"; };'; \
-	  echo '  memory@40000000 { reg = <0x00 0x40000000 0x00 $(HYP_GUEST_RAM_SIZE)>; };'; \
-	  echo '  intc@8000000 { /delete-property/ interrupts; /delete-node/ its@8080000; };'; \
-	  echo '  /delete-node/ pcie@10000000;'; \
-	  echo '  /delete-node/ platform-bus@c000000;'; \
-	  echo '  /delete-node/ flash@0;'; \
-	  for node in $$(grep -oE '^\s(virtio_mmio|pl031|pl061|fw-cfg)@[0-9a-f]+' $(HYP_OUT)/qemu-smp$(SMP).dts) gpio-keys; do \
-	    echo "  /delete-node/ $$node;"; done; \
-	  echo '  chosen { bootargs = "$(APPEND)"; };'; \
-	  echo '};'; } > $(HYP_OUT)/guest-smp$(SMP).dts
-	dtc -q -I dts -O dtb -o $@ $(HYP_OUT)/guest-smp$(SMP).dts
-
 # ---- Running ----------------------------------------------------------------
 HYP_QEMU_EXTRA ?=
 HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic $(HYP_QEMU_EXTRA) \
 	-kernel $(HYP_OUT)/hyp.elf \
 	-device loader,file=$(GUEST),addr=$(HYP_GUEST_STAGE),force-raw=on \
 	-device loader,addr=$(HYP_GUEST_SIZE_ADDR),data=$$(stat -c %s $(GUEST)),data-len=8 \
-	-device loader,file=$(HYP_OUT)/guest-smp$(SMP).dtb,addr=$(HYP_GUEST_DTB_ADDR),force-raw=on
+	$(if $(APPEND),-append "$(APPEND)")
 
-run-hyp: hypervisor $(HYP_OUT)/guest-smp$(SMP).dtb
+run-hyp: hypervisor
 	$(HYP_QEMU_CMD)
 
 # Boots the demo guest on 2 and 4 vCPUs; each run must print the guest's

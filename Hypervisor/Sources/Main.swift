@@ -25,7 +25,16 @@ func hypMain(_ cpu: Int) {
     physicalCPUCount = startSecondaries()
     while cpusOnline.load(ordering: .acquiring) < physicalCPUCount { hyp_wfe() }
     log { $0.s("hyp: "); $0.dec(physicalCPUCount); $0.s(" CPUs online") }
-    checkGuestDeviceTree()
+    // QEMU's tree sits where the guest image goes: derive the guest's first.
+    if !DeviceTree.derive(from: VM.qemuDeviceTree, to: VM.deviceTree, memoryBase: VM.ramBase,
+                          memorySize: VM.ramSize) {
+        panic("no device tree from QEMU at the base of RAM")
+    }
+    log {
+        $0.s("hyp: guest device tree derived from QEMU's: ")
+        $0.dec(Int(mmio_read32(UInt(VM.deviceTree) + 4).byteSwapped))
+        $0.s(" bytes")
+    }
     if !VM.loadImage() { panic("no guest image staged (see hypervisor.mk)") }
     VM.create(vcpus: physicalCPUCount)
     log {
@@ -75,11 +84,3 @@ func startSecondaries() -> Int {
 }
 
 let maxCPUs = 8
-
-/// The guest's device tree must be where hypervisor.mk had QEMU load it.
-func checkGuestDeviceTree() {
-    let magic = mmio_read32(UInt(VM.deviceTree))
-    if magic != 0xEDFE_0DD0 {
-        log { $0.s("hyp: warning: no device tree at "); $0.hex(VM.deviceTree); $0.s(" for the guest") }
-    }
-}

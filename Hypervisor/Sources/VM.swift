@@ -14,7 +14,9 @@ enum VM {
     static let defaultEntry: UInt64 = ramBase + 0x8_0000
     /// Where the guest is entered (set by `loadImage`).
     nonisolated(unsafe) static var entry: UInt64 = defaultEntry
-    /// Where hypervisor.mk has QEMU load the guest's device tree.
+    /// QEMU's device tree for the hypervisor (`-kernel` ELF: base of RAM).
+    static let qemuDeviceTree: UInt64 = 0x4000_0000
+    /// The guest's device tree (derived from QEMU's), in the last 2 MiB of its RAM.
     static let deviceTree: UInt64 = 0x5DE0_0000
     /// Where it has QEMU stage the guest image (QEMU's own device tree sits
     /// at the base of RAM, over the image's place), and the image's size.

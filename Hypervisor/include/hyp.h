@@ -119,6 +119,7 @@ static inline void hyp_clean_dcache_range(uintptr_t a, size_t n) {
 }
 
 void *memmove(void *d, const void *s, size_t n);
+void *memcpy(void *d, const void *s, size_t n);
 
 // ---- MMIO (device memory; never merged or elided) ---------------------------
 static inline uint8_t mmio_read8(uintptr_t a) {
