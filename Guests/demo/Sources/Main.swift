@@ -21,6 +21,7 @@ enum Shared {
     static let broadcastSGIs = 64    // + vCPU
     static let listSGIs = 80         // + vCPU
     static let unexpected = 96       // + vCPU
+    static let physicalTimerIRQs = 112  // + vCPU
 
     @inline(__always) static func at(_ i: Int) -> UnsafeMutablePointer<UInt32> { guest_shared() + i }
     @inline(__always) static func load(_ i: Int) -> UInt32 { atomic_load32(at(i)) }
@@ -29,6 +30,7 @@ enum Shared {
 }
 
 let timerPPI: UInt32 = 27
+let physicalTimerPPI: UInt32 = 30
 let ringSGI: UInt32 = 1
 let broadcastSGI: UInt32 = 2
 let listSGI: UInt32 = 3
@@ -102,7 +104,8 @@ func runTests(_ cpu: Int) {
         return
     }
     check(rd == GIC.redistributors + UInt(cpu) * UInt(GICR.frameSize), "redistributor frame order")
-    GIC.initCPU(redistributor: rd, enabled: 1 << ringSGI | 1 << broadcastSGI | 1 << listSGI | 1 << timerPPI)
+    GIC.initCPU(redistributor: rd, enabled: 1 << ringSGI | 1 << broadcastSGI | 1 << listSGI | 1 << timerPPI
+        | 1 << physicalTimerPPI)
     guest_irq_enable()
     barrier()
 
@@ -113,6 +116,7 @@ func runTests(_ cpu: Int) {
     redistributorStateTests(cpu, rd)
     barrier()
     timerTest(cpu, rounds: 1)
+    physicalTimerTest(cpu, rounds: 3)
     splitDeactivationTest(cpu, rd)
     accessWidthTests(cpu, rd)
     if cpu == 0 { psciTests() }
@@ -136,6 +140,24 @@ func timerTest(_ cpu: Int, rounds: Int) {
     }
     check(Int(Shared.load(Shared.timerIRQs + cpu)) == before + rounds, "virtual timer interrupt count")
     check(Shared.load(Shared.timerEarly + cpu) == 0, "virtual timer interrupt before its deadline")
+}
+
+/// The EL1 physical timer (CNTP_*, PPI 30): mapped like the virtual one.
+func physicalTimerTest(_ cpu: Int, rounds: Int) {
+    let before = Int(Shared.load(Shared.physicalTimerIRQs + cpu))
+    for k in 1...rounds {
+        write_cntp_cval(read_cntpct() + ticks(us: 300))
+        write_cntp_ctl(1)
+        guest_isb()
+        let got = waitUntil(us: 2_000_000, sleep: true) {
+            Int(Shared.load(Shared.physicalTimerIRQs + cpu)) >= before + k
+        }
+        if !got {
+            check(false, "physical timer interrupt did not arrive")
+            return
+        }
+    }
+    check(Int(Shared.load(Shared.physicalTimerIRQs + cpu)) == before + rounds, "physical timer interrupt count")
 }
 
 // MARK: SGIs
@@ -289,7 +311,9 @@ func finish(_ cpu: Int, _ n: Int) {
         $0.dec(cpu)
         $0.s(": ")
         $0.dec(Int(Shared.load(Shared.timerIRQs + cpu)))
-        $0.s(" timer IRQs, ")
+        $0.s(" + ")
+        $0.dec(Int(Shared.load(Shared.physicalTimerIRQs + cpu)))
+        $0.s(" timer IRQs (virtual + physical), ")
         $0.dec(Int(Shared.load(Shared.ringSGIs + cpu) + Shared.load(Shared.broadcastSGIs + cpu)
             + Shared.load(Shared.listSGIs + cpu)))
         $0.s(" SGIs")
@@ -326,6 +350,10 @@ func guestIRQ(_ frame: UnsafeMutablePointer<UInt64>) {
             write_cntv_ctl(0)  // the line drops; the next test arms it again
             guest_isb()
             _ = Shared.add(Shared.timerIRQs + cpu)
+        case physicalTimerPPI:
+            write_cntp_ctl(0)
+            guest_isb()
+            _ = Shared.add(Shared.physicalTimerIRQs + cpu)
         case ringSGI: _ = Shared.add(Shared.ringSGIs + cpu)
         case broadcastSGI: _ = Shared.add(Shared.broadcastSGIs + cpu)
         case listSGI: _ = Shared.add(Shared.listSGIs + cpu)
