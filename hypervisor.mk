@@ -1,10 +1,12 @@
-# The bare-metal hypervisor (Hypervisor/) and its demo guest (Guests/demo/).
+# The bare-metal hypervisor (Hypervisor/) and its guests (Guests/).
 #
-#   make hypervisor                 build .build-hyp/hyp.elf and the demo guest
+#   make hypervisor                 build .build-hyp/hyp.elf, demo.bin, fuzz.bin
 #   make run-hyp [SMP=n] [GUEST=image] [APPEND="bootargs"]
-#                                   boot a guest under the hypervisor in QEMU
-#   make test-hyp                   boot the demo guest on 2 and 4 vCPUs, check;
-#                                   then the fuzz guest (test-hyp-fuzz)
+#                                   boot a guest (default: the demo) in QEMU
+#   make test-hyp                   the demo guest on 2 and 4 vCPUs, then the
+#                                   fuzz guest on 4 (test-hyp-fuzz)
+#   make test-hyp-linux             Debian's arm64 Linux on 2 and 4 vCPUs
+#                                   (fetched once with apt; not in test-hyp)
 #
 # Meant to be included by the top-level Makefile; it defines only HYP_*
 # variables and the targets above (plus their files under .build-hyp/).

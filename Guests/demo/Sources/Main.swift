@@ -132,7 +132,7 @@ func timerTest(_ cpu: Int, rounds: Int) {
         write_cntv_cval(read_cntvct() + ticks(us: 500))
         write_cntv_ctl(1)  // ENABLE, not masked
         guest_isb()
-        let got = waitUntil(us: 2_000_000, sleep: true) { Int(Shared.load(Shared.timerIRQs + cpu)) >= before + k }
+        let got = waitUntil(us: 10_000_000, sleep: true) { Int(Shared.load(Shared.timerIRQs + cpu)) >= before + k }
         if !got {
             check(false, "virtual timer interrupt did not arrive")
             return
@@ -149,7 +149,7 @@ func physicalTimerTest(_ cpu: Int, rounds: Int) {
         write_cntp_cval(read_cntpct() + ticks(us: 300))
         write_cntp_ctl(1)
         guest_isb()
-        let got = waitUntil(us: 2_000_000, sleep: true) {
+        let got = waitUntil(us: 10_000_000, sleep: true) {
             Int(Shared.load(Shared.physicalTimerIRQs + cpu)) >= before + k
         }
         if !got {
@@ -169,7 +169,7 @@ func sgiTests(_ cpu: Int, _ n: Int) {
         for _ in 0..<10 {
             let before = Shared.load(Shared.ringSGIs + next)
             GIC.sendSGI(ringSGI, targets: 1 << UInt16(next))
-            if !waitUntil(us: 2_000_000, { Shared.load(Shared.ringSGIs + next) > before }) {
+            if !waitUntil(us: 10_000_000, { Shared.load(Shared.ringSGIs + next) > before }) {
                 check(false, "ring SGI not received")
                 break
             }
@@ -182,14 +182,14 @@ func sgiTests(_ cpu: Int, _ n: Int) {
     for round in 0..<n {
         if round == cpu { GIC.sendSGI(broadcastSGI, targets: 0, allButSelf: true) }
         let expected = UInt32(round < cpu ? round + 1 : round)
-        _ = waitUntil(us: 2_000_000) { Shared.load(Shared.broadcastSGIs + cpu) >= expected }
+        _ = waitUntil(us: 10_000_000) { Shared.load(Shared.broadcastSGIs + cpu) >= expected }
         barrier()
     }
     check(Shared.load(Shared.broadcastSGIs + cpu) == UInt32(n - 1), "broadcast SGIs received")
 
     // A target list naming every vCPU, the sender included.
     if cpu == 0 { GIC.sendSGI(listSGI, targets: UInt16((1 << n) - 1)) }
-    _ = waitUntil(us: 2_000_000) { Shared.load(Shared.listSGIs + cpu) >= 1 }
+    _ = waitUntil(us: 10_000_000) { Shared.load(Shared.listSGIs + cpu) >= 1 }
     barrier()
     check(Shared.load(Shared.listSGIs + cpu) == 1, "target-list SGI received once")
 }
@@ -241,7 +241,7 @@ func redistributorStateTests(_ cpu: Int, _ rd: UInt) {
     let blocked = !waitUntil(us: 3000) { Int(Shared.load(Shared.timerIRQs + cpu)) > base }
     check(blocked, "an active timer PPI is not delivered again")
     mmio_write32(sgi + UInt(GICD.icactiver), bit)
-    let delivered = waitUntil(us: 2_000_000, sleep: true) { Int(Shared.load(Shared.timerIRQs + cpu)) > base }
+    let delivered = waitUntil(us: 10_000_000, sleep: true) { Int(Shared.load(Shared.timerIRQs + cpu)) > base }
     check(delivered, "the timer PPI arrives once its active state is cleared")
     write_cntv_ctl(0)
 }
@@ -258,7 +258,7 @@ func splitDeactivationTest(_ cpu: Int, _ rd: UInt) {
     guest_isb()
     GIC.sendSGI(listSGI, targets: 1 << UInt16(cpu))
     var intid: UInt32 = 1023
-    _ = waitUntil(us: 2_000_000) {
+    _ = waitUntil(us: 10_000_000) {
         intid = UInt32(read_icc_iar1() & 0xFF_FFFF)
         return intid != 1023
     }
