@@ -31,6 +31,12 @@ HYP_TIMEOUT ?= 120
 # from -append), then moves the image to its place (Hypervisor/README.md).
 HYP_GUEST_STAGE := 0x58000000
 HYP_GUEST_SIZE_ADDR := 0x5DFFFFF8
+# An initial RAM disk (INITRD=file) stays where it is loaded; the hypervisor
+# tells the guest in /chosen.
+HYP_INITRD_STAGE := 0x5C000000
+HYP_INITRD_SIZE_ADDR := 0x5DFFFFF0
+INITRD ?=
+, := ,
 
 HYP_SWIFTFLAGS := -enable-experimental-feature Embedded -wmo -target aarch64-none-none-elf \
 	-parse-as-library -Osize -Xcc -mgeneral-regs-only -Xfrontend -disable-stack-protector \
@@ -128,7 +134,9 @@ HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) 
 	-kernel $(HYP_OUT)/hyp.elf \
 	-device loader,file=$(GUEST),addr=$(HYP_GUEST_STAGE),force-raw=on \
 	-device loader,addr=$(HYP_GUEST_SIZE_ADDR),data=$$(stat -c %s $(GUEST)),data-len=8 \
-	$(if $(APPEND),-append "$(APPEND)")
+	$(if $(APPEND),-append "$(APPEND)") \
+	$(if $(INITRD),-device loader$(,)file=$(INITRD)$(,)addr=$(HYP_INITRD_STAGE)$(,)force-raw=on \
+	  -device loader$(,)addr=$(HYP_INITRD_SIZE_ADDR)$(,)data=$$(stat -c %s $(INITRD))$(,)data-len=8)
 
 run-hyp: hypervisor
 	$(HYP_QEMU_CMD)
@@ -163,26 +171,31 @@ test-hyp-fuzz: hypervisor
 	if grep -q "PANIC" $(HYP_OUT)/test-fuzz.log; then echo "test-hyp: FAIL: panic"; exit 1; fi; \
 	echo "test-hyp: fuzz OK"
 
-# A real guest: Debian's arm64 Linux (fetched once with apt into .build-hyp)
-# on 2 and 4 vCPUs, no root file system. It must bring up every CPU through
-# PSCI, run on the vGIC and the virtual timer until it looks for its root
-# device, panic, and reboot (panic=-1: PSCI SYSTEM_RESET, QEMU -no-reboot exits).
-$(HYP_OUT)/linux-Image:
+# A real guest: Debian's arm64 Linux with a busybox initial RAM disk (both
+# fetched once with apt into .build-hyp) on 2 and 4 vCPUs. Its /init
+# (Guests/linux/init) runs a loop pinned to every CPU, prints what
+# /proc/interrupts counted, and powers off through PSCI: QEMU exits 0.
+HYP_LINUX := $(HYP_OUT)/linux-Image $(HYP_OUT)/linux-initrd.cpio.gz
+$(HYP_OUT)/linux-Image $(HYP_OUT)/linux-initrd.cpio.gz &: Hypervisor/fetch-linux.sh Guests/linux/init
 	@command -v dpkg-deb >/dev/null || (echo "hypervisor.mk: dpkg-deb is needed" >&2; exit 1)
-	Hypervisor/fetch-linux.sh $@
+	@mkdir -p $(HYP_OUT)
+	Hypervisor/fetch-linux.sh $(HYP_OUT)
 
-test-hyp-linux: hypervisor $(HYP_OUT)/linux-Image
+test-hyp-linux: hypervisor $(HYP_LINUX)
 	@set -e; for n in 2 4; do \
 	  echo "test-hyp: Linux on $$n vCPUs"; \
 	  status=0; timeout 300 $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$$n \
-	    GUEST=$(HYP_OUT)/linux-Image HYP_QEMU_EXTRA=-no-reboot APPEND="console=ttyAMA0 panic=-1" > $(HYP_OUT)/test-linux-smp$$n.log 2>&1 || status=$$?; \
-	  grep -E "^hyp:|Booting Linux|psci:|GICv3: CPU|smp: Brought up|arch_timer|Unable to mount root" \
+	    GUEST=$(HYP_OUT)/linux-Image INITRD=$(HYP_OUT)/linux-initrd.cpio.gz HYP_QEMU_EXTRA=-no-reboot \
+	    APPEND="console=ttyAMA0 panic=-1" > $(HYP_OUT)/test-linux-smp$$n.log 2>&1 || status=$$?; \
+	  grep -E "^hyp:|^guest-init:|Booting Linux|psci:|GICv3: CPU|smp: Brought up|arch_timer|IPI|Kernel panic" \
 	    $(HYP_OUT)/test-linux-smp$$n.log || true; \
 	  if [ $$status -ne 0 ]; then echo "test-hyp: FAIL: Linux run: QEMU exit status $$status"; exit 1; fi; \
 	  grep -q "smp: Brought up 1 node, $$n CPUs" $(HYP_OUT)/test-linux-smp$$n.log || \
 	    { echo "test-hyp: FAIL: Linux did not bring up $$n CPUs"; exit 1; }; \
-	  grep -q "VFS: Unable to mount root fs" $(HYP_OUT)/test-linux-smp$$n.log || \
-	    { echo "test-hyp: FAIL: Linux did not get as far as its root file system"; exit 1; }; \
+	  grep -q "guest-init: every CPU ran its loop" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: the guest's /init did not finish"; exit 1; }; \
+	  grep -q "hyp: guest vCPU .: PSCI SYSTEM_OFF" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: Linux did not power off"; exit 1; }; \
 	  if grep -q "PANIC" $(HYP_OUT)/test-linux-smp$$n.log; then echo "test-hyp: FAIL: hypervisor panic"; exit 1; fi; \
 	  echo "test-hyp: Linux on $$n vCPUs OK"; \
 	done

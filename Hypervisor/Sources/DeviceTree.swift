@@ -11,8 +11,10 @@ import HypSupport
 ///   - no devices the guest is not given: PCIe, the platform bus, flash,
 ///     virtio-mmio, the RTC, GPIO and its keys, fw-cfg
 /// Everything else stays: the CPUs, the timer, the UART, the PMU, `/chosen`
-/// (with `bootargs` when QEMU had `-append`). Strings and the reservation
-/// map are copied as they are; the edits never grow a property.
+/// (with `bootargs` when QEMU had `-append`). With an initial RAM disk,
+/// `/chosen` gains `linux,initrd-start` and `linux,initrd-end`. Strings and
+/// the reservation map are copied as they are (the two new names appended);
+/// the edits never grow a property.
 enum DeviceTree {
     static let magic: UInt32 = 0xD00D_FEED
     static let beginNode: UInt32 = 1
@@ -24,6 +26,9 @@ enum DeviceTree {
     static let droppedNodes: [StaticString] = [
         "pcie@", "platform-bus@", "flash@", "virtio_mmio@", "pl031@", "pl061@", "gpio-keys", "fw-cfg@", "its@",
     ]
+
+    static let initrdStartName: StaticString = "linux,initrd-start"
+    static let initrdEndName: StaticString = "linux,initrd-end"
 
     @inline(__always) static func be32(_ p: UnsafeRawPointer, _ off: Int) -> UInt32 {
         UInt32(bigEndian: p.loadUnaligned(fromByteOffset: off, as: UInt32.self))
@@ -57,7 +62,8 @@ enum DeviceTree {
 
     /// Build the guest's tree at `output` from QEMU's at `input`. Returns
     /// false (and writes nothing useful) if `input` is not a device tree.
-    static func derive(from input: UInt64, to output: UInt64, memoryBase: UInt64, memorySize: UInt64) -> Bool {
+    static func derive(from input: UInt64, to output: UInt64, memoryBase: UInt64, memorySize: UInt64,
+                       initrd: (start: UInt64, end: UInt64)? = nil) -> Bool {
         guard let src = UnsafeRawPointer(bitPattern: UInt(input)),
               let dst = UnsafeMutableRawPointer(bitPattern: UInt(output)) else { return false }
         guard be32(src, 0) == magic, be32(src, 20) >= 16 else { return false }
@@ -97,7 +103,7 @@ enum DeviceTree {
                     } else {
                         if depth == 2 {
                             node1 = equals(name, "psci") ? 1 : hasPrefix(name, "memory@") ? 2
-                                : hasPrefix(name, "intc@") ? 3 : 0
+                                : hasPrefix(name, "intc@") ? 3 : equals(name, "chosen") ? 4 : 0
                         }
                         memcpy(dst + o, src + i, size)
                         o += size
@@ -105,6 +111,17 @@ enum DeviceTree {
                 }
                 i += size
             case endNode:
+                if skipDepth < 0 && depth == 2 && node1 == 4, let rd = initrd {
+                    // linux,initrd-start and -end: u64 each, names after the copied strings.
+                    for (k, value) in [rd.start, rd.end].enumerated() {
+                        put32(dst, o, property)
+                        put32(dst, o + 4, 8)
+                        put32(dst, o + 8, UInt32(stringsSize + (k == 0 ? 0 : initrdStartName.utf8CodeUnitCount + 1)))
+                        put32(dst, o + 12, UInt32(value >> 32))
+                        put32(dst, o + 16, UInt32(truncatingIfNeeded: value))
+                        o += 20
+                    }
+                }
                 if skipDepth < 0 {
                     put32(dst, o, endNode)
                     o += 4
@@ -148,6 +165,17 @@ enum DeviceTree {
         let newStrings = o
         memcpy(dst + o, src + stringsOff, stringsSize)
         o += stringsSize
+        var newStringsSize = stringsSize
+        if initrd != nil {
+            for name in [initrdStartName, initrdEndName] {
+                name.withUTF8Buffer { buf in
+                    for (k, b) in buf.enumerated() { dst.storeBytes(of: b, toByteOffset: o + k, as: UInt8.self) }
+                    dst.storeBytes(of: UInt8(0), toByteOffset: o + buf.count, as: UInt8.self)
+                    o += buf.count + 1
+                    newStringsSize += buf.count + 1
+                }
+            }
+        }
 
         put32(dst, 0, magic)
         put32(dst, 4, UInt32(o))
@@ -157,7 +185,7 @@ enum DeviceTree {
         put32(dst, 20, 17)
         put32(dst, 24, 16)
         put32(dst, 28, be32(src, 28))
-        put32(dst, 32, UInt32(stringsSize))
+        put32(dst, 32, UInt32(newStringsSize))
         put32(dst, 36, UInt32(newStructSize))
         hyp_clean_dcache_range(UInt(output), o)
         return true

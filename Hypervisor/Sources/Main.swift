@@ -26,8 +26,12 @@ func hypMain(_ cpu: Int) {
     while cpusOnline.load(ordering: .acquiring) < physicalCPUCount { hyp_wfe() }
     log { $0.s("hyp: "); $0.dec(physicalCPUCount); $0.s(" CPUs online") }
     // QEMU's tree sits where the guest image goes: derive the guest's first.
+    let initrd = VM.stagedInitrd()
+    if let rd = initrd {
+        log { $0.s("hyp: initial RAM disk: "); $0.dec(Int(rd.end - rd.start)); $0.s(" bytes at "); $0.hex(rd.start) }
+    }
     if !DeviceTree.derive(from: VM.qemuDeviceTree, to: VM.deviceTree, memoryBase: VM.ramBase,
-                          memorySize: VM.ramSize) {
+                          memorySize: VM.ramSize, initrd: initrd) {
         panic("no device tree from QEMU at the base of RAM")
     }
     log {

@@ -22,6 +22,18 @@ enum VM {
     /// at the base of RAM, over the image's place), and the image's size.
     static let stagedImage: UInt64 = 0x5800_0000
     static let stagedImageSize: UInt64 = 0x5DFF_FFF8
+    /// An initial RAM disk, if hypervisor.mk had QEMU load one (INITRD=):
+    /// it stays where it is, and the guest's device tree says where.
+    static let initrd: UInt64 = 0x5C00_0000
+    static let initrdSize: UInt64 = 0x5DFF_FFF0
+    static let initrdLimit: UInt64 = 0x1E0_0000
+
+    /// The staged initial RAM disk, as `[start, end)`, if there is one.
+    static func stagedInitrd() -> (start: UInt64, end: UInt64)? {
+        let size = mmio_read64(UInt(initrdSize))
+        guard size > 0 && size <= initrdLimit else { return nil }
+        return (initrd, initrd + size)
+    }
     static let uartBase: UInt64 = 0x0900_0000
 
     /// The guest-visible GIC frames, at the physical GIC's addresses.
@@ -55,7 +67,7 @@ enum VM {
             entry = ramBase + 0x20_0000 + (textOffset & 0x1F_FFFF)
             log { $0.s("hyp: guest image is a Linux arm64 Image, text_offset "); $0.hex(textOffset) }
         }
-        guard size <= stagedImage - entry else { return false }
+        guard size <= initrd - stagedImage else { return false }
         _ = memmove(UnsafeMutableRawPointer(bitPattern: UInt(entry)),
                     UnsafeRawPointer(bitPattern: UInt(stagedImage)), Int(size))
         hyp_clean_dcache_range(UInt(entry), Int(size))
