@@ -54,24 +54,8 @@ struct HardwarePlatform: VGICPlatform {
 
     func readHCR(cpu: Int) -> UInt64 { read_ich_hcr_el2() }
 
-    /// `ICH_HCR_EL2`, less a maintenance request that would fire before the
-    /// guest runs one instruction: NPIE (no list register in the Pending
-    /// state) when every list register the flush just wrote is active or
-    /// pending-and-active. NP would then be asserted at once, the exit would
-    /// refill the same list registers, and the vCPU would never run again
-    /// (seen with a fuzzing guest that leaves SGIs pending and active). UIE,
-    /// set with it whenever interrupts are left over, still reports room as
-    /// the guest deactivates them, and every other exit refills as usual.
     func writeHCR(cpu: Int, _ value: UInt64) {
-        var v = value
-        if v & HCR.npie != 0 {
-            var anyPending = false
-            for n in 0..<HardwarePlatform.listRegisters where readLR(cpu: cpu, n) >> 62 == 1 {
-                anyPending = true
-            }
-            if !anyPending { v &= ~HCR.npie }
-        }
-        write_ich_hcr_el2(v)
+        write_ich_hcr_el2(value)
         hyp_isb()
     }
 
