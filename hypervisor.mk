@@ -177,7 +177,8 @@ test-hyp-fuzz: hypervisor
 
 # A real guest: Debian's arm64 Linux with a busybox initial RAM disk (both
 # fetched once with apt into .build-hyp) on 2 and 4 vCPUs. Its /init
-# (Guests/linux/init) runs a loop pinned to every CPU, reads a line the test
+# (Guests/linux/init) runs a loop pinned to every CPU, takes the last CPU
+# offline and back (PSCI CPU_OFF, CPU_ON), reads a line the test
 # types on the console (the UART's SPI, passed through; typed only once the
 # guest waits for it: QEMU's PL011 raises no receive-timeout interrupt for
 # characters that arrived before the driver started), prints what
@@ -205,6 +206,8 @@ test-hyp-linux: hypervisor $(HYP_LINUX)
 	    { echo "test-hyp: FAIL: Linux did not bring up $$n CPUs"; exit 1; }; \
 	  grep -q "guest-init: every CPU ran its loop" $(HYP_OUT)/test-linux-smp$$n.log || \
 	    { echo "test-hyp: FAIL: the guest's /init did not finish"; exit 1; }; \
+	  grep -q "guest-init: after CPU_ON of CPU $$((n-1)): 0-$$((n-1))" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: CPU $$((n-1)) did not come back online"; exit 1; }; \
 	  grep -q "guest-init: read from the console: [a-z]" $(HYP_OUT)/test-linux-smp$$n.log || \
 	    { echo "test-hyp: FAIL: no console input reached the guest (UART SPI)"; exit 1; }; \
 	  grep -q "hyp: guest vCPU .: PSCI SYSTEM_OFF" $(HYP_OUT)/test-linux-smp$$n.log || \
