@@ -130,7 +130,11 @@ $(eval $(call HYP_GUEST_RULES,fuzz))
 
 # ---- Running ----------------------------------------------------------------
 HYP_QEMU_EXTRA ?=
-HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic $(HYP_QEMU_EXTRA) \
+# The console: -nographic multiplexes the UART and QEMU's monitor on stdio
+# (Ctrl-A X quits). It passes no input from a pipe to the guest; tests that
+# type use the plain serial console.
+HYP_QEMU_CONSOLE ?= -nographic
+HYP_QEMU_CMD = $(HYP_QEMU) -M $(HYP_MACHINE) -cpu max -smp $(SMP) -m $(HYP_MEM) $(HYP_QEMU_CONSOLE) $(HYP_QEMU_EXTRA) \
 	-kernel $(HYP_OUT)/hyp.elf \
 	-device loader,file=$(GUEST),addr=$(HYP_GUEST_STAGE),force-raw=on \
 	-device loader,addr=$(HYP_GUEST_SIZE_ADDR),data=$$(stat -c %s $(GUEST)),data-len=8 \
@@ -173,7 +177,11 @@ test-hyp-fuzz: hypervisor
 
 # A real guest: Debian's arm64 Linux with a busybox initial RAM disk (both
 # fetched once with apt into .build-hyp) on 2 and 4 vCPUs. Its /init
-# (Guests/linux/init) runs a loop pinned to every CPU, prints what
+# (Guests/linux/init) runs a loop pinned to every CPU, takes the last CPU
+# offline and back (PSCI CPU_OFF, CPU_ON), reads a line the test
+# types on the console (the UART's SPI, passed through; typed only once the
+# guest waits for it: QEMU's PL011 raises no receive-timeout interrupt for
+# characters that arrived before the driver started), prints what
 # /proc/interrupts counted, and powers off through PSCI: QEMU exits 0.
 HYP_LINUX := $(HYP_OUT)/linux-Image $(HYP_OUT)/linux-initrd.cpio.gz
 $(HYP_OUT)/linux-Image $(HYP_OUT)/linux-initrd.cpio.gz &: Hypervisor/fetch-linux.sh Guests/linux/init
@@ -184,16 +192,24 @@ $(HYP_OUT)/linux-Image $(HYP_OUT)/linux-initrd.cpio.gz &: Hypervisor/fetch-linux
 test-hyp-linux: hypervisor $(HYP_LINUX)
 	@set -e; for n in 2 4; do \
 	  echo "test-hyp: Linux on $$n vCPUs"; \
-	  status=0; timeout 300 $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$$n \
+	  log=$(HYP_OUT)/test-linux-smp$$n.log; rm -f $$log; \
+	  status=0; { { until grep -q "waiting for a line" $$log 2>/dev/null; do sleep 1; done; \
+	      while sleep 1; do echo ping; done; } | \
+	    timeout 300 $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$$n \
 	    GUEST=$(HYP_OUT)/linux-Image INITRD=$(HYP_OUT)/linux-initrd.cpio.gz HYP_QEMU_EXTRA=-no-reboot \
-	    APPEND="console=ttyAMA0 panic=-1" > $(HYP_OUT)/test-linux-smp$$n.log 2>&1 || status=$$?; \
-	  grep -E "^hyp:|^guest-init:|Booting Linux|psci:|GICv3: CPU|smp: Brought up|arch_timer|IPI|Kernel panic" \
+	    HYP_QEMU_CONSOLE="-display none -serial stdio" \
+	    APPEND="console=ttyAMA0 panic=-1" > $(HYP_OUT)/test-linux-smp$$n.log 2>&1; } || status=$$?; \
+	  grep -E "^hyp:|^guest-init:|Booting Linux|psci:|GICv3: CPU|smp: Brought up|arch_timer|IPI|pl011|Kernel panic" \
 	    $(HYP_OUT)/test-linux-smp$$n.log || true; \
 	  if [ $$status -ne 0 ]; then echo "test-hyp: FAIL: Linux run: QEMU exit status $$status"; exit 1; fi; \
 	  grep -q "smp: Brought up 1 node, $$n CPUs" $(HYP_OUT)/test-linux-smp$$n.log || \
 	    { echo "test-hyp: FAIL: Linux did not bring up $$n CPUs"; exit 1; }; \
 	  grep -q "guest-init: every CPU ran its loop" $(HYP_OUT)/test-linux-smp$$n.log || \
 	    { echo "test-hyp: FAIL: the guest's /init did not finish"; exit 1; }; \
+	  grep -q "guest-init: after CPU_ON of CPU $$((n-1)): 0-$$((n-1))" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: CPU $$((n-1)) did not come back online"; exit 1; }; \
+	  grep -q "guest-init: read from the console: [a-z]" $(HYP_OUT)/test-linux-smp$$n.log || \
+	    { echo "test-hyp: FAIL: no console input reached the guest (UART SPI)"; exit 1; }; \
 	  grep -q "hyp: guest vCPU .: PSCI SYSTEM_OFF" $(HYP_OUT)/test-linux-smp$$n.log || \
 	    { echo "test-hyp: FAIL: Linux did not power off"; exit 1; }; \
 	  if grep -q "PANIC" $(HYP_OUT)/test-linux-smp$$n.log; then echo "test-hyp: FAIL: hypervisor panic"; exit 1; fi; \

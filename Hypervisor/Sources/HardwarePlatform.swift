@@ -111,6 +111,8 @@ struct HardwarePlatform: VGICPlatform {
     /// registers are the running CPU's; for another CPU's PPI the best
     /// available answer is that redistributor's pending bit.
     func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool {
+        // The UART's output: any unmasked interrupt condition (UARTMIS).
+        if intid == HostGIC.uartSPI { return mmio_read32(UInt(VM.uartBase) + 0x40) & 0x7FF != 0 }
         guard cpu == currentCPU() else { return HostGIC.isPending(intid, cpu: cpu) }
         let ctl: UInt64
         switch intid {

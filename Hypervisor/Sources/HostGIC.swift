@@ -16,6 +16,8 @@ enum HostGIC {
     static let maintenancePPI: UInt32 = 25
     static let virtualTimerPPI: UInt32 = 27
     static let physicalTimerPPI: UInt32 = 30
+    /// The PL011's SPI, passed through to the guest.
+    static let uartSPI: UInt32 = 33
 
     static let hostPriority: UInt8 = 0x80
 
@@ -27,7 +29,7 @@ enum HostGIC {
         let d = distributorBase
         mmio_write32(d + UInt(GICD.ctlr), 0)
         waitForRWP()
-        // SPIs: Group 1, disabled, not pending or active (none is used yet).
+        // SPIs: Group 1, disabled, not pending or active, until one is passed through.
         let typer = mmio_read32(d + UInt(GICD.typer))
         let lines = Int((typer & 0x1F) + 1) * 32
         var n = 32
@@ -40,6 +42,23 @@ enum HostGIC {
             n += 32
         }
         mmio_write32(d + UInt(GICD.ctlr), GICD.ctlrARE | GICD.ctlrEnableGrp1)
+        waitForRWP()
+    }
+
+    /// Take physical SPI `intid` on CPU 0: level-sensitive, host priority,
+    /// routed to Aff 0.0.0.0, enabled. Its virtual twin may be routed to any
+    /// vCPU; the guest's deactivation through the HW bit reaches the
+    /// distributor from whichever CPU runs it.
+    static func enableSPI(_ intid: UInt32) {
+        let d = distributorBase
+        let word = UInt(intid / 32) * 4, bit: UInt32 = 1 << (intid % 32)
+        let cfg = d + UInt(GICD.icfgr) + UInt(intid / 16) * 4
+        mmio_write32(cfg, mmio_read32(cfg) & ~(2 << ((intid % 16) * 2)))
+        let prio = d + UInt(GICD.ipriorityr) + UInt(intid & ~3)
+        let shift = (intid % 4) * 8
+        mmio_write32(prio, mmio_read32(prio) & ~(0xFF << shift) | UInt32(hostPriority) << shift)
+        mmio_write64(d + UInt(GICD.irouter) + UInt(intid) * 8, 0)
+        mmio_write32(d + UInt(GICD.isenabler) + word, bit)
         waitForRWP()
     }
 

@@ -159,6 +159,17 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot, maintenance: Bool = false) {
             } else {
                 HostGIC.deactivate(intid)
             }
+        case HostGIC.uartSPI:
+            slot.stats.spis += 1
+            if let g = VM.vgic {
+                do {
+                    try g.setLine(intid, level: true)
+                } catch {
+                    HostGIC.deactivate(intid)
+                }
+            } else {
+                HostGIC.deactivate(intid)
+            }
         case HostGIC.stopSGI:
             HostGIC.deactivate(intid)
             checkPanic()

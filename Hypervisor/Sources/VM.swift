@@ -101,7 +101,14 @@ enum VM {
                 panic("mapping the timer PPIs failed")
             }
         }
+        // The UART's interrupt: the guest has the device, so it has its line.
+        do {
+            try g.map(HostGIC.uartSPI, physicalIntid: HostGIC.uartSPI, levelFromPhysical: true)
+        } catch {
+            panic("mapping the UART SPI failed")
+        }
         vgic = g
+        HostGIC.enableSPI(HostGIC.uartSPI)
 
         var slots: [VCPUSlot] = []
         for v in 0..<vcpus { slots.append(VCPUSlot(index: v)) }
@@ -164,6 +171,7 @@ struct ExitStats {
     var wfi = 0
     var irq = 0
     var timerIRQs = 0
+    var spis = 0
     var kicks = 0
     var maintenance = 0
     var spurious = 0
@@ -189,6 +197,8 @@ func reportExitStats() {
             $0.dec(st.irq)
             $0.s(" (timer ")
             $0.dec(st.timerIRQs)
+            $0.s(", uart ")
+            $0.dec(st.spis)
             $0.s(", kick ")
             $0.dec(st.kicks)
             $0.s(", maintenance ")
