@@ -23,8 +23,8 @@ public enum VGICError: Error, Equatable, Sendable {
     case invalidAccessWidth(Int)
     /// The operation needs every vCPU out of the guest.
     case vcpuRunning(Int)
-    /// A snapshot that cannot be restored (message names what is wrong).
-    case invalidSnapshot(StaticString)
+    /// A snapshot that cannot be restored (the problem names what is wrong).
+    case invalidSnapshot(SnapshotProblem)
 
     public var message: StaticString {
         switch self {
@@ -41,7 +41,7 @@ public enum VGICError: Error, Equatable, Sendable {
         case .noSuchRegister: "no register at this offset"
         case .invalidAccessWidth: "access width not supported by this register"
         case .vcpuRunning: "the vCPU is in the guest"
-        case .invalidSnapshot(let m): m
+        case .invalidSnapshot(let p): p.message
         }
     }
 
@@ -58,9 +58,9 @@ public enum VGICError: Error, Equatable, Sendable {
              (.notMapped(let x), .notMapped(let y)),
              (.noSuchRegister(let x), .noSuchRegister(let y)): x == y
         case (.invalidAccessWidth(let x), .invalidAccessWidth(let y)), (.vcpuRunning(let x), .vcpuRunning(let y)): x == y
-        case (.invalidConfiguration(let x), .invalidConfiguration(let y)),
-             (.invalidSnapshot(let x), .invalidSnapshot(let y)):
+        case (.invalidConfiguration(let x), .invalidConfiguration(let y)):
             x.utf8Start == y.utf8Start
+        case (.invalidSnapshot(let x), .invalidSnapshot(let y)): x == y
         default: false
         }
     }
