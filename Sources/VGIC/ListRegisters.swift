@@ -204,7 +204,7 @@ extension VGIC {
             }
             if acked {
                 if version == .v2 && irqs[i].intid < 16 {
-                    irqs[i].sgiSources &= ~(1 << slot.source)
+                    if !irqs[i].repended { irqs[i].sgiSources &= ~(1 << slot.source) }
                     irqs[i].activeSource = slot.source
                 } else if irqs[i].repended {
                     irqs[i].repended = false

@@ -76,7 +76,16 @@ extension VGIC {
             let t = targets.trailingZeroBitCount
             targets &= targets - 1
             let i = t * 32 + Int(intid)
-            irqs[i].sgiSources |= 1 << UInt8(requester)
+            let source: UInt8 = 1 << UInt8(requester)
+            // Raised again while a running vCPU's list register holds this
+            // source's SGI pending: the guest may have acknowledged it
+            // already, so sync must keep the source pending (as `repended`
+            // does for the other interrupts).
+            if irqs[i].sgiSources & source != 0 && heldByRunningVCPU(i) {
+                let slot = slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)]
+                if slot.pending && slot.source == UInt8(requester) { irqs[i].repended = true }
+            }
+            irqs[i].sgiSources |= source
             queue(i)
         }
     }
