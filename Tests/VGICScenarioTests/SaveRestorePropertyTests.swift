@@ -293,6 +293,20 @@ struct SaveRestorePropertyTests {
         return nil
     }
 
+    /// Generated statements print as scripts that parse back to them.
+    @Test func generatedScriptsParseBack() throws {
+        for seed in UInt64(0)..<20 {
+            var gen = Generator(seed: seed)
+            var actions = gen.setUp()
+            for _ in 0..<60 { actions.append(gen.next()) }
+            let statements = actions.enumerated().map { Statement(line: $0.offset + 2, action: $0.element) }
+            let scenario = Scenario(machine: gen.m, statements: statements)
+            let parsed = try ScenarioParser.parse(scenario.script)
+            #expect(parsed.machine == gen.m)
+            #expect(parsed.statements == statements)
+        }
+    }
+
     @Test(arguments: 0..<10)
     func savedAndRestoredRunsObserveTheSame(_ batch: Int) {
         for i in 0..<30 {
