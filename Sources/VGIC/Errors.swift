@@ -23,8 +23,8 @@ public enum VGICError: Error, Equatable, Sendable {
     case invalidAccessWidth(Int)
     /// The operation needs every vCPU out of the guest.
     case vcpuRunning(Int)
-    /// A snapshot that cannot be restored (message names what is wrong).
-    case invalidSnapshot(StaticString)
+    /// A snapshot that cannot be restored (the problem names what is wrong).
+    case invalidSnapshot(SnapshotProblem)
     /// A device-configuration request broke a rule of the KVM device API
     /// (`VGICDevice`: base addresses, redistributor regions, number of IRQs, init).
     case device(VGICDeviceRule)
@@ -47,7 +47,7 @@ public enum VGICError: Error, Equatable, Sendable {
         case .noSuchRegister: "no register at this offset"
         case .invalidAccessWidth: "access width not supported by this register"
         case .vcpuRunning: "the vCPU is in the guest"
-        case .invalidSnapshot(let m): m
+        case .invalidSnapshot(let p): p.message
         case .device(let r): r.message
         case .register(let r): r.message
         }
@@ -66,11 +66,11 @@ public enum VGICError: Error, Equatable, Sendable {
              (.notMapped(let x), .notMapped(let y)),
              (.noSuchRegister(let x), .noSuchRegister(let y)): x == y
         case (.invalidAccessWidth(let x), .invalidAccessWidth(let y)), (.vcpuRunning(let x), .vcpuRunning(let y)): x == y
-        case (.invalidConfiguration(let x), .invalidConfiguration(let y)),
-             (.invalidSnapshot(let x), .invalidSnapshot(let y)):
+        case (.invalidConfiguration(let x), .invalidConfiguration(let y)):
             x.utf8Start == y.utf8Start
         case (.device(let x), .device(let y)): x == y
         case (.register(let x), .register(let y)): x == y
+        case (.invalidSnapshot(let x), .invalidSnapshot(let y)): x == y
         default: false
         }
     }

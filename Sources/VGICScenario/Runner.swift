@@ -37,7 +37,8 @@ struct Runner {
     let scenario: Scenario
     private var machine: Machine { scenario.machine }
     private var platform: ModelPlatform
-    private var vgic: VGIC<ModelPlatform>?
+    /// The vGIC the VM runs on now (a new one after each restore).
+    private(set) var vgic: VGIC<ModelPlatform>?
     private var inGuest: [Bool]
     /// Violations of the current model already reported (none: the run stops at one).
     private var violationsSeen = 0
@@ -47,6 +48,16 @@ struct Runner {
     /// What the current statement did besides its own access (exits, entries
     /// on kicks), for the verbose report.
     private var notes: [String] = []
+
+    /// For drivers that step the runner (property tests, fuzzers): a refusal
+    /// of a statement without `!` is reported, not a failure.
+    var allowRefusals = false
+    /// What the last statement's read, `mrs` or `vmm read` returned.
+    private(set) var lastValue: UInt64?
+    /// The vGIC's refusal of the last statement, if it refused it.
+    private(set) var lastRefusal: VGICError?
+    /// Called with each snapshot a `save` takes, and the statement's line.
+    var onSave: ((Int, [UInt8]) -> Void)?
 
     init(scenario: Scenario) {
         self.scenario = scenario
@@ -88,6 +99,8 @@ struct Runner {
     /// other failure of the statement: it is the cause, a wrong value the effect.
     mutating func step(_ statement: Statement, trace: (Statement, String) -> Void) -> Failure? {
         notes.removeAll()
+        lastValue = nil
+        lastRefusal = nil
         var observed = ""
         var failure: Failure?
         do {
@@ -210,6 +223,7 @@ struct Runner {
             let (observed, bytes) = try api(s) { () throws(VGICError) in try vgic.snapshot() }
             if let bytes {
                 snapshot = bytes
+                onSave?(s.line, bytes)
                 return "\(bytes.count) bytes"
             }
             return observed
@@ -359,7 +373,7 @@ struct Runner {
     /// Calls the vGIC's API for a VMM statement: a `!` statement must be
     /// refused, any other accepted. Returns what to report and the result
     /// (nil when refused as required).
-    private func api<T>(_ s: Statement, _ body: () throws(VGICError) -> T) throws(Failure) -> (String, T?) {
+    private mutating func api<T>(_ s: Statement, _ body: () throws(VGICError) -> T) throws(Failure) -> (String, T?) {
         let result: Result<T, VGICError>
         do {
             result = .success(try body())
@@ -372,6 +386,10 @@ struct Runner {
         case (.success, true):
             throw Failure(line: s.line, expected: "the vGIC's API to refuse the statement", seen: "it accepted it")
         case (.failure(let error), true):
+            lastRefusal = error
+            return ("refused: \(describe(error))", nil)
+        case (.failure(let error), false) where allowRefusals:
+            lastRefusal = error
             return ("refused: \(describe(error))", nil)
         case (.failure(let error), false):
             throw Failure(line: s.line, expected: "the vGIC's API to accept the statement",
@@ -379,7 +397,8 @@ struct Runner {
         }
     }
 
-    private func check(_ s: Statement, _ value: UInt64, _ expect: Expectation) throws(Failure) -> String {
+    private mutating func check(_ s: Statement, _ value: UInt64, _ expect: Expectation) throws(Failure) -> String {
+        lastValue = value
         guard expect.holds(for: value) else {
             throw Failure(line: s.line, expected: expect.description, seen: hex(value))
         }

@@ -33,7 +33,9 @@ public struct FileReport: Equatable, Sendable, CustomStringConvertible {
 public enum ScenarioFile {
     /// Parses and runs the script at `path`. With `trace`, each statement run
     /// is reported with what was observed (the `--verbose` report).
-    public static func run(path: String, trace: ((Statement, String) -> Void)? = nil) -> FileReport {
+    /// `snapshots` gets each snapshot a `save` takes, with its line.
+    public static func run(path: String, trace: ((Statement, String) -> Void)? = nil,
+                           snapshots: ((Int, [UInt8]) -> Void)? = nil) -> FileReport {
         let source: String
         do {
             source = try String(contentsOfFile: path, encoding: .utf8)
@@ -41,11 +43,12 @@ public enum ScenarioFile {
             return FileReport(path: path, failure: Failure(line: 0, expected: "a readable UTF-8 scenario file",
                                                            seen: "\(error.localizedDescription)"))
         }
-        return run(source: source, path: path, trace: trace)
+        return run(source: source, path: path, trace: trace, snapshots: snapshots)
     }
 
     /// Parses and runs a script held in memory; `path` only names it.
-    public static func run(source: String, path: String, trace: ((Statement, String) -> Void)? = nil) -> FileReport {
+    public static func run(source: String, path: String, trace: ((Statement, String) -> Void)? = nil,
+                           snapshots: ((Int, [UInt8]) -> Void)? = nil) -> FileReport {
         let scenario: Scenario
         do {
             scenario = try ScenarioParser.parse(source)
@@ -54,6 +57,7 @@ public enum ScenarioFile {
                                                            seen: error.token.map { "'\($0)'" } ?? "end of line"))
         }
         var runner = Runner(scenario: scenario)
+        runner.onSave = snapshots
         return FileReport(path: path, failure: runner.run(trace: trace ?? { _, _ in }))
     }
 }

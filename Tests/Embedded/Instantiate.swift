@@ -37,6 +37,8 @@ public func exercise() -> UInt64 {
         if let bytes = try? g.snapshot(), let h = try? VGIC.restore(snapshot: bytes, platform: g.platform) {
             h.vcpuEnter(1)
             h.vcpuExit(1)
+            try? h.restore(snapshot: bytes)
+            sum &+= UInt64((try? VGICSnapshot(bytes: bytes))?.interrupts.count ?? 0)
         }
         sum &+= UInt64(model.violations.count)
     }
