@@ -29,7 +29,7 @@ BENCH_ARGS  ?=
 # A test whose name contains "Stress" runs again under ThreadSanitizer.
 HAVE_STRESS := $(shell grep -rlE '\bStress' Tests --include='*.swift' 2>/dev/null | head -n1)
 
-.PHONY: help test build unit scenarios embedded tsan hyp summary run report bench callgrind clean
+.PHONY: help test build unit scenarios embedded tsan hyp fuzzing summary run report bench callgrind clean
 
 help:
 	@sed -n '3,9p' Makefile | sed 's/^# *//'
@@ -37,7 +37,11 @@ help:
 # ---------------------------------------------------------------------------
 # make test: everything CI checks, in order, stopping at the first failure.
 # ---------------------------------------------------------------------------
-test: build unit scenarios embedded tsan hyp summary
+test: build unit scenarios embedded tsan hyp fuzzing summary
+
+fuzzing:
+	@echo "==> fuzzers: $(FUZZ_SMOKE_SECONDS) s each from the seed corpora"
+	$(MAKE) --no-print-directory fuzz-smoke
 
 hyp:
 	@echo "==> hypervisor: demo guest on 2 and 4 vCPUs, fuzz guest on 4"
@@ -107,6 +111,7 @@ callgrind:
 	bash scripts/callgrind.sh $(ARGS)
 
 clean:
-	rm -rf .build .build-embedded .build-tsan .build-hyp Benchmarks/.build
+	rm -rf .build .build-embedded .build-tsan .build-hyp .build-fuzz Benchmarks/.build
 
 include hypervisor.mk
+include fuzz.mk

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-// BEGIN EXAMPLE (docs/vmm-api.md shows this code; a test checks they are the same)
+// BEGIN EXAMPLE (docs/vmm-api.md and README.md show this code; a test checks they are the same)
 import GICArchitecture
 import GICModel
 import VGIC
@@ -110,16 +110,18 @@ struct VMMAPIExampleTests {
         let here = URL(fileURLWithPath: #filePath)
         let root = here.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let source = try String(contentsOf: here, encoding: .utf8)
-        let doc = try String(contentsOf: root.appendingPathComponent("docs/vmm-api.md"), encoding: .utf8)
         let lines = source.components(separatedBy: "\n")
         let begin = try #require(lines.firstIndex { $0.hasPrefix("// BEGIN EXAMPLE") })
         let end = try #require(lines.firstIndex { $0.hasPrefix("// END EXAMPLE") })
         let example = lines[(begin + 1)..<end].joined(separator: "\n")
-        let docLines = doc.components(separatedBy: "\n")
-        let start = try #require(docLines.firstIndex { $0 == "<!-- example: Tests/VGICTests/VMMAPIExampleTests.swift -->" })
-        #expect(docLines[start + 1] == "```swift")
-        let close = try #require(docLines[(start + 2)...].firstIndex { $0 == "```" })
-        let shown = docLines[(start + 2)..<close].joined(separator: "\n")
-        #expect(shown == example, "docs/vmm-api.md's example differs from the tested one")
+        for page in ["docs/vmm-api.md", "README.md"] {
+            let doc = try String(contentsOf: root.appendingPathComponent(page), encoding: .utf8)
+            let docLines = doc.components(separatedBy: "\n")
+            let start = try #require(docLines.firstIndex { $0 == "<!-- example: Tests/VGICTests/VMMAPIExampleTests.swift -->" })
+            #expect(docLines[start + 1] == "```swift")
+            let close = try #require(docLines[(start + 2)...].firstIndex { $0 == "```" })
+            let shown = docLines[(start + 2)..<close].joined(separator: "\n")
+            #expect(shown == example, "\(page)'s example differs from the tested one")
+        }
     }
 }
