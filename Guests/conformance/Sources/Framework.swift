@@ -99,6 +99,7 @@ enum G {
     static let failed = 3
     static let go = 4            // start flag for jobs that must run at once
     static let skipped = 5
+    static let knownFailures = 6
     static let scratch = 8       // 8 words
 }
 
@@ -121,9 +122,25 @@ func allocateShared() {
 
 // MARK: Output: one line per check
 
-func emit(_ ok: Bool, _ name: StaticString, _ index: Int?, _ directive: StaticString?) {
+/// A check whose failure is a known, documented departure from the
+/// architecture on one side: QEMU's own GIC (the reference) or the
+/// hypervisor. The check still tests the architecture; when it fails the
+/// line carries a TAP `# TODO` directive naming the side and the reason,
+/// and compare.sh accepts that failure on that side only.
+enum Known {
+    case qemu(StaticString)
+    case hypervisor(StaticString)
+}
+
+func emit(_ ok: Bool, _ name: StaticString, _ index: Int?, _ known: Known?) {
     let n = Int(cf_add(global(G.checks), 1))
-    _ = cf_add(global(ok ? G.passed : G.failed), 1)
+    if ok {
+        _ = cf_add(global(G.passed), 1)
+    } else if known != nil {
+        _ = cf_add(global(G.knownFailures), 1)
+    } else {
+        _ = cf_add(global(G.failed), 1)
+    }
     say {
         if !ok { $0.s("not ") }
         $0.s("ok ")
@@ -131,18 +148,23 @@ func emit(_ ok: Bool, _ name: StaticString, _ index: Int?, _ directive: StaticSt
         $0.s(" - ")
         $0.s(name)
         if let i = index { $0.s(" (vCPU "); $0.dec(i); $0.s(")") }
-        if let d = directive { $0.s(" # "); $0.s(d) }
+        if !ok, let k = known {
+            switch k {
+            case .qemu(let why): $0.s(" # TODO QEMU departs from the architecture: "); $0.s(why)
+            case .hypervisor(let why): $0.s(" # TODO hypervisor departs from the architecture: "); $0.s(why)
+            }
+        }
     }
 }
 
 /// One check. `cpu` names the vCPU the check is about, if not vCPU 0 alone.
-func check(_ ok: Bool, _ name: StaticString, cpu: Int? = nil) {
-    emit(ok, name, cpu, nil)
+func check(_ ok: Bool, _ name: StaticString, cpu: Int? = nil, known: Known? = nil) {
+    emit(ok, name, cpu, known)
 }
 
 /// A check of a value, which the log shows when it is wrong.
-func checkEq(_ got: UInt64, _ expected: UInt64, _ name: StaticString, cpu: Int? = nil) {
-    emit(got == expected, name, cpu, nil)
+func checkEq(_ got: UInt64, _ expected: UInt64, _ name: StaticString, cpu: Int? = nil, known: Known? = nil) {
+    emit(got == expected, name, cpu, known)
     if got != expected {
         say { $0.s("#   got "); $0.hex(got); $0.s(", expected "); $0.hex(expected) }
     }

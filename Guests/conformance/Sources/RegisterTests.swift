@@ -51,7 +51,10 @@ func distributorRegisterTests() {
         wr32(gicd + UInt(GICD.ipriorityr + limit), 0x8080_8080)
         let raz = rd32(dReg(GICD.isenabler, limit)) | rd32(dReg(GICD.ispendr, limit))
             | rd32(gicd + UInt(GICD.ipriorityr + limit))
-        checkEq(UInt64(raz), 0, "INTIDs past GICD_TYPER.ITLinesNumber are RAZ/WI")
+        // QEMU 7.2 virt implements 288 INTIDs but its GICD_TYPER says 256
+        // (ITLinesNumber = (num_irq - 32) / 32 - 1): INTIDs 256-287 answer.
+        checkEq(UInt64(raz), 0, "INTIDs past GICD_TYPER.ITLinesNumber are RAZ/WI",
+                known: .qemu("GICD_TYPER.ITLinesNumber is one block short: INTIDs 256-287 are implemented"))
         // Where they are not (QEMU), leave them as they were.
         wr32(dReg(GICD.icenabler, limit), 0xFFFF_FFFF)
         wr32(dReg(GICD.icpendr, limit), 0xFFFF_FFFF)
@@ -152,7 +155,11 @@ func redistributorRegisterTests() {
     }
 
     checkEq(UInt64((rd32(rdBase(0) + UInt(GICR.pidr2)) >> 4) & 0xF), 3, "GICR_PIDR2.ArchRev is 3")
-    checkEq(load(0, F.wakerAtBoot) & 6, 6, "GICR_WAKER: ProcessorSleep and ChildrenAsleep set out of reset")
+    // IHI 0069: GICR_WAKER.ProcessorSleep and ChildrenAsleep reset to 1.
+    // The vGIC creates redistributors awake, as KVM does (its scenario
+    // v3-redistributor-rd.vgs says so); guests clear ProcessorSleep anyway.
+    checkEq(load(0, F.wakerAtBoot) & 6, 6, "GICR_WAKER: ProcessorSleep and ChildrenAsleep set out of reset",
+            known: .hypervisor("the vGIC creates redistributors awake, as KVM does"))
     checkEq(UInt64(rd32(rdBase(0) + UInt(GICR.waker)) & 6), 0, "GICR_WAKER: awake once ProcessorSleep is cleared")
 
     let sgi = sgiBase(0)

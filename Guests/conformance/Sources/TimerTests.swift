@@ -106,6 +106,9 @@ func timerTests() {
     cf_irq_enable()
     delay(us: mustNotHappenUs)
     check(received(0, virtualTimerPPI) == 0 && istatus(), "IMASK = 1: ISTATUS set, no interrupt")
+    if received(0, virtualTimerPPI) != 0 || !istatus() {
+        noteValue("interrupts taken, CNTV_CTL:", UInt64(received(0, virtualTimerPPI)) << 32 | cf_read_cntv_ctl())
+    }
     check(!isPending(virtualTimerPPI), "IMASK = 1: the timer PPI is not pending")
     cf_write_cntv_ctl(1)
     cf_isb()
@@ -154,7 +157,12 @@ func timerTests() {
     let h = hppir1()
     let a = iar1Now()
     if a < 1020 { eoi1(a) }
-    check(h == 1023 && a == 1023, "CVAL moved past now: no longer pending (no GIC access in between)")
+    // A level-sensitive interrupt stops being pending when its line drops.
+    // Under a hypervisor the timer PPI sits in a HW list register as
+    // pending; nothing traps when the guest moves CVAL, so the list
+    // register is only resampled at the next exit (KVM behaves the same).
+    check(h == 1023 && a == 1023, "CVAL moved past now: no longer pending (no GIC access in between)",
+          known: .hypervisor("a HW list register keeps the timer PPI pending until the next exit after its line drops (as KVM)"))
     check(!isPending(virtualTimerPPI), "...and ISPENDR0 agrees")
     timerConditionHolds()
     _ = spinUntil(us: mustHappenUs) { isPending(virtualTimerPPI) }
@@ -269,7 +277,15 @@ func seedPathTests() {
     if g < 1020 { eoi1(g) }
     let h = iar1Now()
     if h < 1020 { eoi1(h) }
-    check(h == t && iar1Now() == 1023 && !isPending(t), "after the EOI the latched pending state is taken, once")
+    let h2 = iar1Now()
+    let hp = isPending(t)
+    // The pending latch of an active HW-mapped interrupt is not in its list
+    // register (HW entries are never pending and active); the vGIC puts it
+    // back at the next exit, not when the guest's EOI deactivates it (KVM
+    // keeps it the same way).
+    check(h == t && h2 == 1023 && !hp, "after the EOI the latched pending state is taken, once",
+          known: .hypervisor("the latch of an active HW-mapped interrupt comes back at the next exit, not at the EOI (as KVM)"))
+    if h != t || h2 != 1023 || hp { noteValue("taken, then, pending:", UInt64(h) << 32 | UInt64(h2) << 1 | (hp ? 1 : 0)) }
 
     // Through the IRQ vector: ISPENDR0 with the condition not holding, then
     // the real timer; each delivered once.
