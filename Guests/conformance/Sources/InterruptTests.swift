@@ -67,6 +67,16 @@ func stateMachine(_ intid: UInt32, _ kind: StaticString) {
     unpend(intid)
     check(!isPending(intid) && iar1Now() == 1023, "ICPENDR clears the pending state: nothing to acknowledge")
 
+    pend(intid)
+    let signalled = hppir1() == intid
+    disable(intid)
+    check(signalled && hppir1() == 1023 && iar1Now() == 1023 && isPending(intid),
+          "ICENABLER withdraws a signalled interrupt, which stays pending")
+    enable(intid)
+    let r = iar1Now()
+    if r < 1020 { eoi1(r) }
+    checkEq(UInt64(r), UInt64(intid), "enabled again: acknowledged")
+
     activate(intid)
     let act = isActive(intid) && rd32(stateReg(GICD.icactiver, intid)) & bit(intid) != 0
     deactivate(intid)

@@ -86,6 +86,7 @@ func runAllTests() {
     eoiModeTests()
     sgiTests()
     spiRoutingTests()
+    crossVCPUTests()
     levelEdgeTests()
     stressTests()
     timerTests()

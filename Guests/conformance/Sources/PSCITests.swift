@@ -4,6 +4,13 @@ import GuestSupport
 
 // PSCI through HVC (Arm DEN 0022): VERSION, AFFINITY_INFO, CPU_ON
 // (including ALREADY_ON and racing callers), CPU_OFF.
+//
+// QEMU 7.2's own PSCI (arm_set_cpu_on in target/arm/arm-powerctl.c) checks
+// for ON_PENDING but never sets it: the target's power state stays OFF until
+// its start runs on the target's thread, so a second CPU_ON in that window
+// returns SUCCESS again (DEN 0022 6.6: ALREADY_ON or ON_PENDING) and queues
+// a second start. Those checks are known departures on the reference.
+let qemuOnPending = Known.qemu("its CPU_ON never sets ON_PENDING: a second CPU_ON before the start runs says SUCCESS")
 
 enum PSCIResult {
     static let success: Int64 = 0
@@ -80,9 +87,12 @@ func psciTests() {
     let first = psci(PSCICall.cpuOn, mpidrOf(last), entryAddress(), UInt64(last))
     let second = psci(PSCICall.cpuOn, mpidrOf(last), entryAddress(), UInt64(last))
     check(first == 0 && (second == PSCIResult.alreadyOn || second == PSCIResult.onPending),
-          "CPU_ON twice: SUCCESS, then ALREADY_ON or ON_PENDING")
+          "CPU_ON twice: SUCCESS, then ALREADY_ON or ON_PENDING", known: qemuOnPending)
+    if first != 0 || (second != PSCIResult.alreadyOn && second != PSCIResult.onPending) {
+        noteValue("first, second:", UInt64(bitPattern: first) << 32 | UInt64(UInt32(truncatingIfNeeded: second)))
+    }
     check(waitBoots(last, boots2 + 1) && spinUntil(us: 100_000) { load(last, F.boots) > boots2 + 1 } == false,
-          "...and the vCPU starts once")
+          "...and the vCPU starts once", known: qemuOnPending)
 
     // Racing callers: two vCPUs CPU_ON the same vCPU at once.
     if n >= 3 {
@@ -104,9 +114,10 @@ func psciTests() {
                 others = false
             }
         }
-        check(successes == 1 && others, "racing CPU_ONs: exactly one SUCCESS, the rest ALREADY_ON or ON_PENDING")
+        check(successes == 1 && others, "racing CPU_ONs: exactly one SUCCESS, the rest ALREADY_ON or ON_PENDING",
+              known: qemuOnPending)
         check(waitBoots(last, boots3 + 1) && spinUntil(us: 100_000) { load(last, F.boots) > boots3 + 1 } == false,
-              "racing CPU_ONs: the vCPU starts once")
+              "racing CPU_ONs: the vCPU starts once", known: qemuOnPending)
         cf_store(global(G.go), 0)
     } else {
         skip("racing CPU_ON callers", needs: 3)
