@@ -218,6 +218,21 @@ func groupTests() {
     checkEq(UInt64(a), UInt64(testSPI), "GICD_CTLR.EnableGrp1 = 1: it is")
     if a < 1020 { eoi1(a) }
 
+    // Group 1 disabled at the distributor while the SPI is signalled.
+    begin()
+    route(testSPI, to: 0)
+    enable(testSPI)
+    pend(testSPI)
+    let was = hppir1()
+    wr32(gicd + UInt(GICD.ctlr), GICD.ctlrARE)
+    waitRWP()
+    check(was == testSPI && iar1Now() == 1023 && !irqSignalled(),
+          "GICD_CTLR.EnableGrp1 cleared while an SPI is signalled: withdrawn")
+    enableDistributor(grp0: false)
+    let w = iar1Now()
+    if w < 1020 { eoi1(w) }
+    checkEq(UInt64(w), UInt64(testSPI), "set again: the SPI is taken")
+
     begin()
     enable(7)
     wr32(gicd + UInt(GICD.ctlr), GICD.ctlrARE)
@@ -268,6 +283,20 @@ func groupTests() {
     let g1 = iar1Now()
     checkEq(UInt64(g1), 9, "then the Group 1 interrupt is acknowledged")
     if g1 < 1020 { eoi1(g1) }
+    // A signalled Group 1 SGI moved to Group 0 becomes a FIQ.
+    setPriority(13, 0x60)
+    enable(13)
+    pend(13)
+    let before = hppir1() == 13 && irqSignalled()
+    wr32(sgiBase(0) + UInt(GICD.igroupr), ~(UInt32(1) << 13))
+    let moved = fiqSignalled() && !irqSignalled() && iar1Now() == 1023
+    check(before && moved, "IGROUPR: a signalled Group 1 SGI moved to Group 0 is signalled as FIQ")
+    let g13 = UInt32(cf_read_iar0() & 0xFF_FFFF)
+    checkEq(UInt64(g13), 13, "and IAR0 takes it")
+    if g13 < 1020 {
+        cf_write_eoir0(UInt64(g13))
+        cf_isb()
+    }
     cf_write_igrpen0(0)
     wr32(sgiBase(0) + UInt(GICD.igroupr), 0xFFFF_FFFF)
     enableDistributor(grp0: false)

@@ -287,6 +287,40 @@ func seedPathTests() {
           known: .hypervisor("the latch of an active HW-mapped interrupt comes back at the next exit, not at the EOI (as KVM)"))
     if h != t || h2 != 1023 || hp { noteValue("taken, then, pending:", UInt64(h) << 32 | UInt64(h2) << 1 | (hp ? 1 : 0)) }
 
+    // Another vCPU's timer PPI, through its redistributor.
+    if vcpuCount >= 2 {
+        begin()
+        enable(t, cpu: 1)
+        pend(t, cpu: 1)
+        let other = runOn(1, { _ in
+            let a = pollIAR1()
+            if a < 1020 { eoi1(a) }
+            return UInt64(a)
+        })
+        checkEq(other, UInt64(t), "vCPU 0 sets vCPU 1's timer PPI pending: vCPU 1 takes it")
+        activate(t, cpu: 1)
+        let otherActive = isActive(t, cpu: 1)
+        deactivate(t, cpu: 1)
+        check(otherActive && !isActive(t, cpu: 1), "vCPU 0 sets and clears vCPU 1's timer PPI active")
+        runOn(1, { _ in
+            timerConditionHolds()
+            return 0
+        })
+        let high = spinUntil(us: mustHappenUs) { isPending(t, cpu: 1) }
+        unpend(t, cpu: 1)
+        check(high && isPending(t, cpu: 1), "vCPU 1's timer condition holds: pending, and ICPENDR0 from vCPU 0 cannot clear it")
+        let took = runOn(1, { _ in
+            let a = pollIAR1()
+            timerOff()
+            if a < 1020 { eoi1(a) }
+            delay(us: mustNotHappenUs)
+            return UInt64(a) | UInt64(iar1Now()) << 16
+        })
+        checkEq(took, UInt64(t) | 1023 << 16, "vCPU 1 takes it once and turns its timer off")
+    } else {
+        skip("another vCPU's timer PPI", needs: 2)
+    }
+
     // Through the IRQ vector: ISPENDR0 with the condition not holding, then
     // the real timer; each delivered once.
     begin()
