@@ -282,6 +282,18 @@ extension VGIC {
         case .setEnable:
             guard field != 0 else { return }
             irqs[i].enabled = true
+            if irqs[i].hw && irqs[i].levelFromPhysical && !irqs[i].edge && accessor == .guest {
+                // As KVM's vgic_mmio_write_senable: the device may have changed
+                // while the interrupt was disabled (a timer fired, then was
+                // turned off): resample its line, and release the physical
+                // twin if the line dropped, so that it can fire again.
+                let wasHigh = irqs[i].lineLevel
+                irqs[i].lineLevel = currentLineLevel(i)
+                if wasHigh && !irqs[i].lineLevel && !irqs[i].active && !heldByRunningVCPU(i) {
+                    platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
+                    irqs[i].physicalActiveHeld = false
+                }
+            }
             queue(i)
         case .clearEnable:
             guard field != 0 else { return }
