@@ -180,7 +180,13 @@ func skip(_ name: StaticString, needs: Int) {
     say { $0.s("# skip: "); $0.s(name); $0.s(" (needs "); $0.dec(needs); $0.s(" vCPUs)") }
 }
 
-func section(_ name: StaticString) { say { $0.s("# "); $0.s(name) } }
+nonisolated(unsafe) var startTicks: UInt64 = 0
+
+/// A section heading, with the time since the start (a comment: not compared).
+func section(_ name: StaticString) {
+    let ms = (cf_read_cntvct() - startTicks) / ticks(us: 1000)
+    say { $0.s("# "); $0.s(name); $0.s(" (at "); $0.dec(Int(ms)); $0.s(" ms)") }
+}
 
 // MARK: Jobs on other vCPUs
 

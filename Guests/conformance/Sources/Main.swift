@@ -28,6 +28,7 @@ func guestMain(_ cpu: Int, _ deviceTree: UInt64) {
 func primary() {
     allocateShared()
     ticksPerMicrosecond = max(cf_read_cntfrq() / 1_000_000, 1)
+    startTicks = cf_read_cntvct()
     say {
         $0.s("# swift-vgic conformance suite: vCPU 0 at EL")
         $0.dec(Int((cf_read_currentel() >> 2) & 3))
@@ -57,6 +58,7 @@ func primary() {
     say { $0.s("# "); $0.dec(n); $0.s(" vCPUs") }
 
     runAllTests()
+    section("End")
 
     let passed = Int(cf_load(global(G.passed))), failed = Int(cf_load(global(G.failed)))
     let skipped = Int(cf_load(global(G.skipped)))
