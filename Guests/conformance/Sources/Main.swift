@@ -91,6 +91,7 @@ func runAllTests() {
     crossVCPUTests()
     levelEdgeTests()
     stressTests()
+    deepAndIdleTests()
     timerTests()
     seedPathTests()
     psciTests()
