@@ -83,6 +83,7 @@ enum F {
     static let maxDepth = 11
     static let context = 12      // x0 at the last (re)start
     static let wakerAtBoot = 13  // GICR_WAKER before this vCPU woke its redistributor
+    static let igrpen1AtBoot = 14 // ICC_IGRPEN1_EL1 as this vCPU came up
     static let scratch = 16      // 16 words for tests
     static let log = 64          // logCount entries (intid | depth << 16 | RPR << 24)
     static let logCapacity = 448

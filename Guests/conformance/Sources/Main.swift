@@ -73,6 +73,7 @@ func secondary(_ cpu: Int) -> Never {
     // x0 at CPU_ON is the context ID, which boot.S also uses as the stack
     // index: vCPU 0 passes the vCPU's index.
     store(thisCPU(), F.context, UInt64(cpu))
+    store(thisCPU(), F.igrpen1AtBoot, cf_read_igrpen1())
     initThisCPU(thisCPU())
     _ = cf_add(slot(thisCPU(), F.boots), 1)
     helperLoop(thisCPU())
@@ -120,14 +121,17 @@ func initThisCPU(_ cpu: Int) {
     _ = spinUntil(us: mustHappenUs) { rd32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep == 0 }
     cf_write_sre(cf_read_sre() | 1)
     cf_isb()
-    _ = resetThisCPU()
+    // No drain here: an SPI made pending for this vCPU while it was off must
+    // survive its start (a drain with Group 1 still enabled, as the
+    // hypervisor leaves it across CPU_OFF/CPU_ON, would take it).
+    _ = resetThisCPU(drainPending: false)
 }
 
 /// This vCPU's GIC state for the start of a test: every private interrupt
 /// disabled, inactive, not pending, Group 1, priority 0xA0; PMR open, BPRs
 /// at their minimum, EOImode 0, Group 1 on, Group 0 off; timers off; IRQs
 /// masked; an empty log. Returns the running priority (0xFF if idle).
-func resetThisCPU() -> UInt64 {
+func resetThisCPU(drainPending: Bool = true) -> UInt64 {
     let cpu = thisCPU()
     cf_irq_disable()
     cf_write_cntv_ctl(0)
@@ -145,7 +149,7 @@ func resetThisCPU() -> UInt64 {
         wr32(sgi + UInt(GICD.ipriorityr) + i, 0xA0A0_A0A0)
         i += 4
     }
-    _ = drain()
+    if drainPending { _ = drain() }
     cf_write_ctlr(cf_read_ctlr() & ~2)
     cf_write_pmr(0xFF)
     cf_write_bpr0(0)
