@@ -15,7 +15,7 @@ include hypervisor.mk
 endif
 
 CONF_SMPS ?= 1 2 4
-CONF_TIMEOUT ?= 300
+CONF_TIMEOUT ?= 120
 CONF_GUEST_INCLUDE := Guests/conformance/include
 HYP_GUEST_SWIFTFLAGS_conformance = -I $(CONF_GUEST_INCLUDE)
 HYP_GUEST_DEPS_conformance = $(wildcard $(CONF_GUEST_INCLUDE)/*)
@@ -27,16 +27,21 @@ $(eval $(call HYP_GUEST_RULES,conformance))
 CONF_REF_QEMU = $(HYP_QEMU) -M virt,gic-version=3 -cpu max -smp $(SMP) -m $(HYP_MEM) -nographic \
 	-kernel $(HYP_OUT)/conformance.elf
 
-.PHONY: conformance conformance-ref conformance-hyp test-conformance
+.PHONY: conformance conformance-ref conformance-hyp test-conformance conf-run-ref conf-run-hyp
 
 conformance: hyp-tools $(HYP_OUT)/hyp.elf $(HYP_OUT)/conformance.elf $(HYP_OUT)/conformance.bin
 
-conformance-ref: conformance
-	$(CONF_REF_QEMU)
+conformance-ref: conformance conf-run-ref
+conformance-hyp: conformance conf-run-hyp
 
-conformance-hyp: conformance
-	@$(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) run-hyp SMP=$(SMP) \
-	  GUEST=$(HYP_OUT)/conformance.bin HYP_QEMU_EXTRA=-no-reboot
+# The runs alone (test-conformance builds once, then runs these): the
+# hypervisor's QEMU command line is hypervisor.mk's, with this guest.
+conf-run-ref:
+	$(CONF_REF_QEMU)
+conf-run-hyp: GUEST = $(HYP_OUT)/conformance.bin
+conf-run-hyp: HYP_QEMU_EXTRA = -no-reboot
+conf-run-hyp:
+	$(HYP_QEMU_CMD)
 
 test-conformance: conformance
 	@set -e; start=$$(date +%s); fail=0; \
@@ -44,7 +49,7 @@ test-conformance: conformance
 	  for where in ref hyp; do \
 	    log=$(HYP_OUT)/conformance-$$where-smp$$n.log; \
 	    status=0; timeout $(CONF_TIMEOUT) $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) \
-	      conformance-$$where SMP=$$n > $$log 2>&1 || status=$$?; \
+	      conf-run-$$where SMP=$$n > $$log 2>&1 || status=$$?; \
 	    if [ $$status -ne 0 ]; then echo "test-conformance: $$where on $$n vCPUs: QEMU exit status $$status (124: timeout)"; fail=1; fi; \
 	  done; \
 	  Guests/conformance/compare.sh $(HYP_OUT)/conformance-ref-smp$$n.log $(HYP_OUT)/conformance-hyp-smp$$n.log $$n || fail=1; \

@@ -83,6 +83,7 @@ enum F {
     static let maxDepth = 11
     static let context = 12      // x0 at the last (re)start
     static let wakerAtBoot = 13  // GICR_WAKER before this vCPU woke its redistributor
+    static let igrpen1AtBoot = 14 // ICC_IGRPEN1_EL1 as this vCPU came up
     static let scratch = 16      // 16 words for tests
     static let log = 64          // logCount entries (intid | depth << 16 | RPR << 24)
     static let logCapacity = 448
@@ -180,7 +181,13 @@ func skip(_ name: StaticString, needs: Int) {
     say { $0.s("# skip: "); $0.s(name); $0.s(" (needs "); $0.dec(needs); $0.s(" vCPUs)") }
 }
 
-func section(_ name: StaticString) { say { $0.s("# "); $0.s(name) } }
+nonisolated(unsafe) var startTicks: UInt64 = 0
+
+/// A section heading, with the time since the start (a comment: not compared).
+func section(_ name: StaticString) {
+    let ms = (cf_read_cntvct() - startTicks) / ticks(us: 1000)
+    say { $0.s("# "); $0.s(name); $0.s(" (at "); $0.dec(Int(ms)); $0.s(" ms)") }
+}
 
 // MARK: Jobs on other vCPUs
 

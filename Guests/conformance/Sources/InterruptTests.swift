@@ -378,6 +378,17 @@ func eoiModeTests() {
             return UInt64(a)
         }, UInt64(spi))
         checkEq(took, UInt64(spi), "vCPU 1 acknowledges an SPI routed to it and drops its priority (EOImode 1)")
+        // vCPU 1 took the SPI in a list register and has not exited since:
+        // reading ISACTIVER makes the hypervisor stop vCPU 1 and fold its
+        // list registers first. Its run loop says "out of the guest" before
+        // folding them, so this read can see the state from before the
+        // acknowledge (intermittent).
+        check(isActive(spi), "the SPI is active, read while vCPU 1 has not exited since it took it",
+              known: .hypervisor("race: the run loop clears inGuest before vcpuExit folds the list registers"))
+        runOn(1, { _ in
+            foldOwnListRegisters()
+            return 0
+        })
         check(isActive(spi), "the SPI is still active")
         cf_write_ctlr(cf_read_ctlr() | 2)
         cf_isb()
@@ -396,6 +407,7 @@ func eoiModeTests() {
             }
             cf_write_ctlr(cf_read_ctlr() & ~2)
             cf_isb()
+            foldOwnListRegisters()
             return UInt64(a) | rpr() << 32
         })
         checkEq(again, UInt64(spi) | 0xFF << 32, "vCPU 1 takes the SPI again, and its running priority is idle")

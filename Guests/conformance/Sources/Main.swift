@@ -28,6 +28,7 @@ func guestMain(_ cpu: Int, _ deviceTree: UInt64) {
 func primary() {
     allocateShared()
     ticksPerMicrosecond = max(cf_read_cntfrq() / 1_000_000, 1)
+    startTicks = cf_read_cntvct()
     say {
         $0.s("# swift-vgic conformance suite: vCPU 0 at EL")
         $0.dec(Int((cf_read_currentel() >> 2) & 3))
@@ -57,6 +58,7 @@ func primary() {
     say { $0.s("# "); $0.dec(n); $0.s(" vCPUs") }
 
     runAllTests()
+    section("End")
 
     let passed = Int(cf_load(global(G.passed))), failed = Int(cf_load(global(G.failed)))
     let skipped = Int(cf_load(global(G.skipped)))
@@ -71,6 +73,7 @@ func secondary(_ cpu: Int) -> Never {
     // x0 at CPU_ON is the context ID, which boot.S also uses as the stack
     // index: vCPU 0 passes the vCPU's index.
     store(thisCPU(), F.context, UInt64(cpu))
+    store(thisCPU(), F.igrpen1AtBoot, cf_read_igrpen1())
     initThisCPU(thisCPU())
     _ = cf_add(slot(thisCPU(), F.boots), 1)
     helperLoop(thisCPU())
@@ -89,6 +92,7 @@ func runAllTests() {
     crossVCPUTests()
     levelEdgeTests()
     stressTests()
+    deepAndIdleTests()
     timerTests()
     seedPathTests()
     psciTests()
@@ -117,14 +121,17 @@ func initThisCPU(_ cpu: Int) {
     _ = spinUntil(us: mustHappenUs) { rd32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep == 0 }
     cf_write_sre(cf_read_sre() | 1)
     cf_isb()
-    _ = resetThisCPU()
+    // No drain here: an SPI made pending for this vCPU while it was off must
+    // survive its start (a drain with Group 1 still enabled, as the
+    // hypervisor leaves it across CPU_OFF/CPU_ON, would take it).
+    _ = resetThisCPU(drainPending: false)
 }
 
 /// This vCPU's GIC state for the start of a test: every private interrupt
 /// disabled, inactive, not pending, Group 1, priority 0xA0; PMR open, BPRs
 /// at their minimum, EOImode 0, Group 1 on, Group 0 off; timers off; IRQs
 /// masked; an empty log. Returns the running priority (0xFF if idle).
-func resetThisCPU() -> UInt64 {
+func resetThisCPU(drainPending: Bool = true) -> UInt64 {
     let cpu = thisCPU()
     cf_irq_disable()
     cf_write_cntv_ctl(0)
@@ -142,7 +149,7 @@ func resetThisCPU() -> UInt64 {
         wr32(sgi + UInt(GICD.ipriorityr) + i, 0xA0A0_A0A0)
         i += 4
     }
-    _ = drain()
+    if drainPending { _ = drain() }
     cf_write_ctlr(cf_read_ctlr() & ~2)
     cf_write_pmr(0xFF)
     cf_write_bpr0(0)

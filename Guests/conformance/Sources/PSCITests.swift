@@ -72,14 +72,32 @@ func psciTests() {
             UInt64(bitPattern: PSCIResult.alreadyOn), "CPU_ON of a running vCPU: ALREADY_ON")
     for c in 1..<n { check(load(c, F.context) == UInt64(c), "CPU_ON passed the context ID in x0", cpu: c) }
 
-    // CPU_OFF, then CPU_ON again.
+    // CPU_OFF, then CPU_ON again; an SPI made pending for the vCPU while it
+    // is off waits for it.
     check(powerOff(last), "CPU_OFF: AFFINITY_INFO says OFF")
+    let spi = testSPI + 15
+    route(spi, to: last)
+    enable(spi)
+    pend(spi)
     let boots = load(last, F.boots)
     let on = psci(PSCICall.cpuOn, mpidrOf(last), entryAddress(), UInt64(last))
     checkEq(UInt64(bitPattern: on), 0, "CPU_ON of a vCPU that is off: SUCCESS")
     check(waitBoots(last, boots + 1), "the vCPU starts at the entry point with the context ID")
+    // CPU_ON is a warm reset of the PE: ICC_IGRPEN1_EL1.Enable resets to 0
+    // (it was 1 when the vCPU turned itself off).
+    // Under the hypervisor the vCPU's virtual CPU interface (ICH_VMCR_EL2:
+    // VENG1, VPMR, VEOIM, VBPR) keeps what the guest left before CPU_OFF.
+    checkEq(load(last, F.igrpen1AtBoot) & 1, 0, "after CPU_OFF and CPU_ON, ICC_IGRPEN1_EL1 is back to its reset value 0",
+            known: .hypervisor("PSCI CPU_ON does not reset the vCPU's virtual CPU interface (ICH_VMCR_EL2)"))
     check(spinUntil(us: mustHappenUs) { affinityInfo(last) == 0 }, "AFFINITY_INFO: ON again")
     checkEq(runOn(last, { _ in UInt64(thisCPU()) }), UInt64(last), "the restarted vCPU runs jobs again")
+    let waited = runOn(last, { _ in
+        let a = pollIAR1()
+        if a < 1020 { eoi1(a) }
+        return UInt64(a)
+    })
+    checkEq(waited, UInt64(spi), "the SPI made pending while it was off is taken once it is on")
+    disable(spi)
 
     // CPU_ON twice in a row: the second finds it on or on its way.
     check(powerOff(last), "CPU_OFF again")

@@ -191,17 +191,14 @@ func spiRoutingTests() {
         route(spi, to: 1)
         enable(spi)
         pend(spi)
-        let took = runOn(1, { _ in UInt64(pollIAR1()) })
+        let took = runOn(1, ackJob)
         checkEq(took, UInt64(spi), "vCPU 1 acknowledges the SPI routed to it")
         route(spi, to: 0)
         pend(spi)
         delay(us: mustNotHappenUs)
         check(iar1Now() == 1023 && isActive(spi) && isPending(spi),
               "re-routed to vCPU 0 and pending while active on vCPU 1: not taken")
-        runOn(1, { spi in
-            eoi1(UInt32(spi))
-            return 0
-        }, UInt64(spi))
+        runOn(1, eoiJob, UInt64(spi))
         let b = pollIAR1()
         checkEq(UInt64(b), UInt64(spi), "after vCPU 1's EOI vCPU 0 takes it")
         if b < 1020 { eoi1(b) }

@@ -152,3 +152,77 @@ func stressTests() {
         skip("32 pending interrupts on another vCPU", needs: 2)
     }
 }
+
+// MARK: EOImode 1 with more active interrupts than list registers
+
+/// 8 SGIs acknowledged and priority-dropped one inside the other (EOImode 1),
+/// then deactivated by DIR in the opposite order of a stack: 0 first.
+func splitDeactivationDeep() -> (Bool, Bool, Bool) {
+    _ = resetThisCPU()
+    cf_write_ctlr(cf_read_ctlr() | 2)
+    cf_isb()
+    for k: UInt32 in 0..<8 {
+        setPriority(k, UInt8(0x90 - 0x10 * k))
+        enable(k)
+    }
+    var taken = true
+    for k: UInt32 in 0..<8 {
+        pend(k)
+        let a = iar1Now()
+        if a != k { taken = false }
+        if a < 1020 { eoi1(a) }
+    }
+    var allActive = true
+    for k: UInt32 in 0..<8 where !isActive(k) { allActive = false }
+    let dropped = rpr() == 0xFF
+    for k: UInt32 in 0..<8 { cf_write_dir(UInt64(k)) }
+    cf_isb()
+    var noneActive = true
+    for k: UInt32 in 0..<8 where isActive(k) { noneActive = false }
+    cf_write_ctlr(cf_read_ctlr() & ~2)
+    cf_isb()
+    return (taken && dropped, allActive, noneActive)
+}
+
+// MARK: WFI
+
+/// Job: wait in WFI with interrupts masked until something is pending (the
+/// virtual timer in 1 s is the backstop); returns the highest pending INTID.
+let wfiJob: Job = { _ in
+    _ = resetThisCPU()
+    enable(4)
+    enable(virtualTimerPPI)
+    armTimer(us: 1_000_000)
+    store(thisCPU(), F.scratch, 1)
+    cf_wfi()
+    let h = hppir1()
+    timerOff()
+    return UInt64(h)
+}
+
+func deepAndIdleTests() {
+    section("EOImode 1 deep, WFI")
+    begin()
+    let (taken, active, inactive) = splitDeactivationDeep()
+    check(taken, "EOImode 1: 8 SGIs taken one inside the other, every priority dropped")
+    check(active, "EOImode 1: all 8 still active (more than the list registers)")
+    check(inactive, "EOImode 1: DIR deactivates each of the 8")
+
+    begin()
+    enable(virtualTimerPPI)
+    armTimer(us: 300)
+    cf_wfi()
+    checkEq(UInt64(hppir1()), UInt64(virtualTimerPPI), "WFI with IRQs masked wakes up for the virtual timer")
+    timerOff()
+
+    if vcpuCount >= 2 {
+        begin()
+        post(1, wfiJob)
+        _ = spinUntil(us: mustHappenUs) { load(1, F.scratch) == 1 }
+        delay(us: 2000)
+        sendSGI1(4, targets: 2)
+        checkEq(wait(1) ?? 0xDEAD, 4, "a vCPU in WFI with IRQs masked wakes up for an SGI")
+    } else {
+        skip("WFI woken by another vCPU's SGI", needs: 2)
+    }
+}
