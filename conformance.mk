@@ -58,9 +58,5 @@ test-conformance: conformance
 	if [ $$fail -ne 0 ]; then echo "test-conformance: FAIL"; exit 1; fi; \
 	echo "test-conformance: OK"
 
-# swiftc leaves an object file untouched when its contents do not change,
-# and the generic vGIC is specialized into Hypervisor.o (Embedded Swift):
-# a change in Sources/ must rebuild the hypervisor even when VGIC.o keeps
-# its date. (hypervisor.mk's own rules depend on VGIC.o only.)
-$(HYP_OUT)/Hypervisor.o: $(HYP_VGIC_SRCS) $(HYP_ARCH_SRCS)
+# The guest's own Swift also follows the portable sources it compiles with.
 $(HYP_OUT)/conformance-swift.o: $(HYP_ARCH_SRCS)

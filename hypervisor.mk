@@ -64,14 +64,20 @@ $(HYP_OUT)/GICArchitecture.o: $(HYP_ARCH_SRCS)
 	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name GICArchitecture \
 		-emit-module -emit-module-path $(HYP_OUT)/GICArchitecture.swiftmodule \
 		-c $(HYP_ARCH_SRCS) -o $@
+	@touch $@
 
 $(HYP_OUT)/VGIC.o: $(HYP_VGIC_SRCS) $(HYP_OUT)/GICArchitecture.o
 	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name VGIC -I $(HYP_OUT) \
 		-emit-module -emit-module-path $(HYP_OUT)/VGIC.swiftmodule \
 		-c $(HYP_VGIC_SRCS) -o $@
+	@touch $@
 
 # ---- The hypervisor ---------------------------------------------------------
-$(HYP_OUT)/Hypervisor.o: $(HYP_SRCS) Hypervisor/include/hyp.h $(HYP_OUT)/VGIC.o
+# The generic vGIC is specialized into Hypervisor.o: it depends on the
+# portable sources themselves, not only on their objects (swiftc keeps an
+# object file's date when its contents do not change; the touches above
+# make the dates follow the sources anyway).
+$(HYP_OUT)/Hypervisor.o: $(HYP_SRCS) Hypervisor/include/hyp.h $(HYP_OUT)/VGIC.o $(HYP_VGIC_SRCS) $(HYP_ARCH_SRCS)
 	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name Hypervisor -I $(HYP_OUT) -I Hypervisor/include \
 		-c $(HYP_SRCS) -o $@
 

@@ -48,6 +48,9 @@ func resetVCPU(_ slot: VCPUSlot) {
     write_cntv_ctl_el0(0)
     write_cntp_ctl_el0(0)
     hyp_isb()
+    // A PE coming out of reset has its GIC CPU interface reset too: group
+    // enables off, PMR 0, BPRs at their minimum, no active priority.
+    try? VM.vgic!.resetCPUInterface(vcpu: slot.index)
     slot.power.store(VCPUSlot.on, ordering: .releasing)
     // The guest prints on the same UART under its own lock: the hypervisor
     // stays quiet while guest vCPUs run, unless asked.
@@ -83,8 +86,11 @@ func runVCPU(_ slot: VCPUSlot) {
         // rewrites ICH_HCR_EL2), so the physical PPI 25 is usually gone
         // before it can be acknowledged.
         let maintenance = reason == UInt64(HYP_EXIT_IRQ) && read_ich_misr_el2() != 0
-        slot.inGuest.store(false, ordering: .sequentiallyConsistent)
+        // Fold the list registers back before saying we are out: another
+        // CPU stopping the vCPUs (withOtherVCPUsStopped) must find this
+        // vCPU's state in the vGIC, not still in its list registers.
         vgic.vcpuExit(v)
+        slot.inGuest.store(false, ordering: .sequentiallyConsistent)
         let action: ExitAction
         switch reason {
         case UInt64(HYP_EXIT_SYNC): action = handleSynchronousExit(slot)

@@ -158,10 +158,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
                 irqs[v * 32 + id] = s
             }
             var c = VCPUState()
-            // BPR at its minimum: 7 - preemption bits (at most 7; GICv2's
-            // virtual interface has 5).
-            c.vmcr.bpr0 = version == .v3 ? UInt8(7 - min(configuration.priorityBits, 7)) : 2
-            c.vmcr.bpr1 = c.vmcr.bpr0 + 1
+            c.vmcr = resetVMCR
             vcpus[v] = c
         }
         var id: UInt32 = 32
@@ -173,6 +170,30 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             irqs[spiIndex(id)] = s
             id += 1
         }
+    }
+
+    /// A CPU interface out of reset: group enables off, PMR 0, EOImode 0,
+    /// BPRs at their minimum (7 - preemption bits, at most 7 of them;
+    /// GICv2's virtual interface has 5).
+    var resetVMCR: VMCR {
+        var m = VMCR()
+        m.bpr0 = version == .v3 ? UInt8(7 - min(configuration.priorityBits, 7)) : 2
+        m.bpr1 = m.bpr0 + 1
+        return m
+    }
+
+    /// Reset vCPU `vcpu`'s CPU interface as a PE reset does (PSCI CPU_ON of
+    /// a vCPU that was off): the VMCR to `resetVMCR`, no active priority.
+    /// Loaded on its next entry; the vCPU must be out of the guest. The
+    /// distributor and redistributor state is not touched.
+    public func resetCPUInterface(vcpu: Int) throws(VGICError) {
+        guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
+        lock.lock()
+        defer { lock.unlock() }
+        if vcpus[vcpu].inGuest { throw .vcpuRunning(vcpu) }
+        vcpus[vcpu].vmcr = resetVMCR
+        for r in 0..<8 { aprs[vcpu * 8 + r] = 0 }
+        vcpus[vcpu].cpuInterfaceDirty = true
     }
 
     // MARK: Indexing

@@ -32,6 +32,7 @@ public func exercise() -> UInt64 {
         _ = g.systemRegisterNeedsOtherVCPUsStopped(.dir)
         _ = g.dirTraps(vcpu: 0)
         _ = g.hasPendingInterrupt(vcpu: 0)
+        try? g.resetCPUInterface(vcpu: 1)
         sum &+= (try? g.vmmRead(region: .distributor, offset: 4, width: 4)) ?? 0
         try? g.vmmWrite(region: .distributor, offset: 0x104, width: 4, value: 1)
         if let bytes = try? g.snapshot(), let h = try? VGIC.restore(snapshot: bytes, platform: g.platform) {
