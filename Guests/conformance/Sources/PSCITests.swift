@@ -84,11 +84,9 @@ func psciTests() {
     checkEq(UInt64(bitPattern: on), 0, "CPU_ON of a vCPU that is off: SUCCESS")
     check(waitBoots(last, boots + 1), "the vCPU starts at the entry point with the context ID")
     // CPU_ON is a warm reset of the PE: ICC_IGRPEN1_EL1.Enable resets to 0
-    // (it was 1 when the vCPU turned itself off).
-    // Under the hypervisor the vCPU's virtual CPU interface (ICH_VMCR_EL2:
-    // VENG1, VPMR, VEOIM, VBPR) keeps what the guest left before CPU_OFF.
-    checkEq(load(last, F.igrpen1AtBoot) & 1, 0, "after CPU_OFF and CPU_ON, ICC_IGRPEN1_EL1 is back to its reset value 0",
-            known: .hypervisor("PSCI CPU_ON does not reset the vCPU's virtual CPU interface (ICH_VMCR_EL2)"))
+    // (it was 1 when the vCPU turned itself off). The hypervisor resets the
+    // vCPU's virtual CPU interface through VGIC.resetCPUInterface.
+    checkEq(load(last, F.igrpen1AtBoot) & 1, 0, "after CPU_OFF and CPU_ON, ICC_IGRPEN1_EL1 is back to its reset value 0")
     check(spinUntil(us: mustHappenUs) { affinityInfo(last) == 0 }, "AFFINITY_INFO: ON again")
     checkEq(runOn(last, { _ in UInt64(thisCPU()) }), UInt64(last), "the restarted vCPU runs jobs again")
     let waited = runOn(last, { _ in
