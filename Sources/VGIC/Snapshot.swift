@@ -412,9 +412,15 @@ extension VGIC {
         var cpus: [VCPUSnapshot] = []
         cpus.reserveCapacity(vcpuCount)
         for v in 0..<vcpuCount {
+            // Only the active-priority registers the CPU interface has (the
+            // others are never loaded), and the VMCR as its encoding keeps it:
+            // a snapshot is canonical whatever was written there.
             var aprs = [UInt32](repeating: 0, count: 8)
-            for k in 0..<8 { aprs[k] = self.aprs[v * 8 + k] }
-            cpus.append(VCPUSnapshot(vmcr: vcpus[v].vmcr, activePriorities: aprs,
+            for r in 0..<(version == .v2 ? 1 : apRegisters) {
+                aprs[r] = self.aprs[v * 8 + r]
+                if version == .v3 { aprs[4 + r] = self.aprs[v * 8 + 4 + r] }
+            }
+            cpus.append(VCPUSnapshot(vmcr: VMCR(v3: vcpus[v].vmcr.v3), activePriorities: aprs,
                                      processorSleep: vcpus[v].processorSleep))
         }
         var records: [InterruptSnapshot] = []
