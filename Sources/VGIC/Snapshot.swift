@@ -176,17 +176,23 @@ public struct VGICSnapshot: Equatable, Sendable {
 
     /// CRC-32 (IEEE 802.3) of `bytes[from...]`.
     public static func checksum(_ bytes: [UInt8], from start: Int = 0) -> UInt32 {
+        // Four bits at a time, from a 16-entry table built here (no global
+        // table to initialise, which Embedded Swift would have to do lazily).
+        var table = [UInt32](repeating: 0, count: 16)
+        for n in 0..<16 { table[n] = crcBit(crcBit(crcBit(crcBit(UInt32(n))))) }
         var crc: UInt32 = 0xFFFF_FFFF
         var i = start
         while i < bytes.count {
             crc ^= UInt32(bytes[i])
-            for _ in 0..<8 {
-                crc = crc & 1 != 0 ? (crc >> 1) ^ 0xEDB8_8320 : crc >> 1
-            }
+            crc = (crc >> 4) ^ table[Int(crc & 15)]
+            crc = (crc >> 4) ^ table[Int(crc & 15)]
             i += 1
         }
         return ~crc
     }
+
+    /// One bit of CRC-32: shift, and XOR the polynomial when the low bit was set.
+    @inline(__always) static func crcBit(_ c: UInt32) -> UInt32 { (c >> 1) ^ (0xEDB8_8320 & (0 &- (c & 1))) }
 
     /// Rewrites the body length and checksum of `bytes` to match its body
     /// (for tools and fuzzers that edit a snapshot's body on purpose).
@@ -412,9 +418,15 @@ extension VGIC {
         var cpus: [VCPUSnapshot] = []
         cpus.reserveCapacity(vcpuCount)
         for v in 0..<vcpuCount {
+            // Only the active-priority registers the CPU interface has (the
+            // others are never loaded), and the VMCR as its encoding keeps it:
+            // a snapshot is canonical whatever was written there.
             var aprs = [UInt32](repeating: 0, count: 8)
-            for k in 0..<8 { aprs[k] = self.aprs[v * 8 + k] }
-            cpus.append(VCPUSnapshot(vmcr: vcpus[v].vmcr, activePriorities: aprs,
+            for r in 0..<(version == .v2 ? 1 : apRegisters) {
+                aprs[r] = self.aprs[v * 8 + r]
+                if version == .v3 { aprs[4 + r] = self.aprs[v * 8 + 4 + r] }
+            }
+            cpus.append(VCPUSnapshot(vmcr: VMCR(v3: vcpus[v].vmcr.v3), activePriorities: aprs,
                                      processorSleep: vcpus[v].processorSleep))
         }
         var records: [InterruptSnapshot] = []

@@ -37,6 +37,9 @@
 struct ShadowState {
     /// Known input level the VMM drove: 0 low, 1 high, 2 unknown.
     var line: [UInt8]
+    /// The interrupts whose `line` is not 0 (so that the per-step work is
+    /// proportional to them, not to the number of interrupts).
+    var lineNotLow: Set<Int> = []
     var credits: [Int32]
     var owed: [Bool]
     /// Level-sensitive with the line possibly high, at some step since the last ack.
@@ -95,10 +98,15 @@ struct GuestOracle {
     mutating func lineHigh(_ i: Int, edgeTriggered: Bool) {
         if state.line[i] != 1 { state.credits[i] += 1 }
         if state.line[i] == 0 && edgeTriggered { state.owed[i] = true }
-        state.line[i] = 1
+        setLine(i, 1)
     }
 
-    mutating func lineLow(_ i: Int) { state.line[i] = 0 }
+    mutating func lineLow(_ i: Int) { setLine(i, 0) }
+
+    mutating func setLine(_ i: Int, _ level: UInt8) {
+        state.line[i] = level
+        if level == 0 { state.lineNotLow.remove(i) } else { state.lineNotLow.insert(i) }
+    }
 
     /// A set-pending write or an SGI latched interrupt `i` pending.
     mutating func latched(_ i: Int) {
@@ -286,9 +294,10 @@ struct GuestOracle {
     mutating func afterStep(edge: (Int) -> Bool) {
         for (i, m) in mappings where m.levelFromPhysical {
             // The vGIC copies the physical level into the line on every exit.
-            state.line[i] = 2
+            setLine(i, 2)
         }
-        for i in 0..<count where !edge(i) && linePossiblyHigh(i) {
+        // Only an interrupt whose line is not known low can be level-pending.
+        for i in state.lineNotLow where !edge(i) && linePossiblyHigh(i) {
             state.levelChance[i] = true
         }
     }

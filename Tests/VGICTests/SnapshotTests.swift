@@ -72,6 +72,13 @@ struct SnapshotTests {
         #expect(try TestVGIC.restore(snapshot: b2, platform: FakePlatform(cpus: 3)).snapshot() == b2)
     }
 
+    /// The checksum is the CRC-32 of zlib and IEEE 802.3.
+    @Test func checksumIsCRC32() {
+        #expect(VGICSnapshot.checksum(Array("123456789".utf8)) == 0xCBF4_3926)
+        #expect(VGICSnapshot.checksum([]) == 0)
+        #expect(VGICSnapshot.checksum([0, 0x61], from: 1) == 0xE8B7_BE43)
+    }
+
     @Test func framingProblems() throws {
         let (g, _) = try Self.busyV3()
         let bytes = try g.snapshot()
