@@ -2,7 +2,7 @@ import Synchronization
 
 /// A test-and-test-and-set spin lock on `Synchronization.Atomic`: the one lock
 /// primitive the portable modules use, hosted and at EL2 alike (Embedded Swift
-/// has no `Mutex`).
+/// has no mutex type).
 ///
 /// Critical sections under it are short and never block: no allocation, no
 /// I/O, no call out to a host that could take another lock of the vGIC. Where
