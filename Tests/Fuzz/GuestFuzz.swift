@@ -156,6 +156,14 @@ struct GuestFuzz {
         let intid = value & (v3 ? 0xFF_FFFF : 0x3FF)
         guard intid < 1020 || intid >= 1024 else { return }
         if let problem = oracle.acknowledged(value, vcpu: cpu) { fail("line \(statements.count + 1): \(problem)") }
+        // Every change of an interrupt's enable or group makes the vCPU
+        // holding it exit before the next statement: what the guest can
+        // acknowledge is enabled, in a group the distributor forwards.
+        let s = vgic.irqs[oracle.index(UInt32(intid), vcpu: cpu)]
+        if !s.enabled || !(s.group == 0 ? vgic.distributorGroup0 : vgic.distributorGroup1) {
+            fail("line \(statements.count + 1): vCPU \(cpu) acknowledged INTID \(intid) while it is"
+                 + (s.enabled ? " in group \(s.group), which the distributor does not forward" : " disabled"))
+        }
         acked[cpu].append((value, group))
     }
 
