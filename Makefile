@@ -1,7 +1,8 @@
 # swift-vgic: build, test, run and benchmark.
 #
-#   make run        the main job: run the bundled example scenarios, with a report
+#   make run        the main job: boot the demo guest under the hypervisor (QEMU)
 #   make test       everything CI checks (what .ci/run runs)
+#   make report     run the bundled scenarios with a readable report
 #   make embedded   Embedded Swift build of the portable modules (aarch64-none-none-elf)
 #   make bench      the benchmarks (separate package in Benchmarks/)
 #   make clean      remove every build folder
@@ -28,15 +29,27 @@ BENCH_ARGS  ?=
 # A test whose name contains "Stress" runs again under ThreadSanitizer.
 HAVE_STRESS := $(shell grep -rlE '\bStress' Tests --include='*.swift' 2>/dev/null | head -n1)
 
-.PHONY: help test build unit scenarios embedded tsan summary run bench callgrind clean
+.PHONY: help test build unit scenarios embedded tsan hyp conformance-suite fuzzing summary run report bench callgrind clean
 
 help:
-	@sed -n '3,8p' Makefile | sed 's/^# *//'
+	@sed -n '3,9p' Makefile | sed 's/^# *//'
 
 # ---------------------------------------------------------------------------
 # make test: everything CI checks, in order, stopping at the first failure.
 # ---------------------------------------------------------------------------
-test: build unit scenarios embedded tsan summary
+test: build unit scenarios embedded tsan hyp conformance-suite fuzzing summary
+
+conformance-suite:
+	@echo "==> guest conformance suite: QEMU's GICv3 and the hypervisor, 1, 2 and 4 vCPUs"
+	$(MAKE) --no-print-directory test-conformance
+
+fuzzing:
+	@echo "==> fuzzers: $(FUZZ_SMOKE_SECONDS) s each from the seed corpora"
+	$(MAKE) --no-print-directory fuzz-smoke
+
+hyp:
+	@echo "==> hypervisor: demo guest on 2 and 4 vCPUs, fuzz guest on 4"
+	$(MAKE) --no-print-directory test-hyp
 
 build:
 	@echo "==> swift build"
@@ -83,12 +96,13 @@ summary:
 # ---------------------------------------------------------------------------
 # make run: the main job. Until the hypervisor exists: the example scenarios.
 # ---------------------------------------------------------------------------
-run:
-ifeq ($(SCENARIOS),)
-	@echo "No scenario in Tests/Scenarios/ yet: nothing to run."
-else
+# The main job: the hypervisor boots the project's demo guest on QEMU
+# (SMP=n, GUEST=image, APPEND="bootargs" as hypervisor.mk describes).
+run: run-hyp
+
+# The bundled scenarios, with every statement and what it showed.
+report:
 	$(SWIFT) run -c release vgic scenario --verbose $(SCENARIOS)
-endif
 
 # ---------------------------------------------------------------------------
 # make bench: package-benchmark suite in Benchmarks/ (its own package).
@@ -101,4 +115,8 @@ callgrind:
 	bash scripts/callgrind.sh $(ARGS)
 
 clean:
-	rm -rf .build .build-embedded .build-tsan Benchmarks/.build
+	rm -rf .build .build-embedded .build-tsan .build-hyp .build-fuzz Benchmarks/.build
+
+include hypervisor.mk
+include conformance.mk
+include fuzz.mk

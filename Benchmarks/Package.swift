@@ -20,11 +20,32 @@ let package = Package(
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "GICArchitecture", package: "swift-vgic"),
+                "VGICWorkloads",
             ],
             path: "VGICBenchmarks",
             plugins: [
                 .plugin(name: "BenchmarkPlugin", package: "benchmark"),
             ]
+        ),
+        // The vGIC operations measured, shared by the benchmarks and VGICOpCounter.
+        .target(
+            name: "VGICWorkloads",
+            dependencies: [
+                .product(name: "GICArchitecture", package: "swift-vgic"),
+                .product(name: "VGIC", package: "swift-vgic"),
+                .product(name: "GICModel", package: "swift-vgic"),
+                .product(name: "VGICModelPlatform", package: "swift-vgic"),
+            ],
+            path: "Workloads"
+        ),
+        // N iterations of one operation, for instruction counts under callgrind
+        // (scripts/instructions.sh). Kept under Tools/ so that the benchmark
+        // plugin, which runs every executable whose folder sits directly in
+        // `Benchmarks`, does not take it for a benchmark.
+        .executableTarget(
+            name: "VGICOpCounter",
+            dependencies: ["VGICWorkloads"],
+            path: "Tools/VGICOpCounter"
         ),
     ]
 )

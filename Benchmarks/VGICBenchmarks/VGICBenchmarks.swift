@@ -3,17 +3,18 @@
 // runs a subset).
 //
 // Layout: one `register…Benchmarks()` function per area, each called from
-// `benchmarks` below. Add the vGIC's own benchmarks (inject, flush/sync of the
-// list registers, maintenance handling, SGI routing) as new functions in this
-// file and call them from `benchmarks`.
+// `benchmarks` below. The vGIC's operations live in Workloads/ (shared with
+// the instruction counter, Tools/VGICOpCounter); `registerVGICBenchmarks`
+// turns each into a benchmark. docs/performance.md has the figures.
 //
 // Metrics: this machine's kernel gives no hardware instruction counter
 // (`perf stat -e instructions true` says "not supported"), so the benchmarks
 // measure wall-clock time and heap allocations. For exact instruction counts
-// per operation use `scripts/callgrind.sh`.
+// per operation use `bash scripts/instructions.sh` (callgrind).
 
 import Benchmark
 import GICArchitecture
+import VGICWorkloads
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
@@ -24,7 +25,56 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     registerArchitectureBenchmarks()
-    // registerVGICBenchmarks()      -- vGIC operations (to be added)
+    registerVGICBenchmarks()
+}
+
+// MARK: - vGIC operations
+
+/// A workload made by the benchmark's setup hook (once, before any measured
+/// iteration) and checked by its teardown.
+private final class WorkloadHolder {
+    var workload: VGICWorkload?
+}
+
+/// The vGIC operations of `VGICOperation` (Workloads/VGICWorkloads.swift, the
+/// same code that `scripts/instructions.sh` counts instructions of): one
+/// interrupt end to end, guest distributor reads and writes, flush + sync
+/// with 4, 16 and 64 pending interrupts; GICv3, and GICv2 for the first two.
+///
+/// Each iteration runs 1000 operations (scalingFactor .kilo) on a VM that the
+/// setup hook built and warmed up, so `mallocCountTotal` is the steady state:
+/// it must be 0. The teardown stops the run (non-zero exit) when an operation
+/// did not do what it should (an interrupt not delivered, an architecture
+/// violation, a list register not filled).
+private func registerVGICBenchmarks() {
+    for operation in VGICOperation.allCases {
+        let holder = WorkloadHolder()
+        Benchmark(
+            operation.title,
+            closure: { benchmark in
+                guard let workload = holder.workload else {
+                    benchmark.error("\(operation.rawValue): no workload")
+                    return
+                }
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    workload.step()
+                }
+                benchmark.stopMeasurement()
+            },
+            setup: {
+                holder.workload = try VGICWorkload(operation)
+            },
+            teardown: {
+                defer { holder.workload = nil }
+                if let problem = holder.workload?.problems() {
+                    // A thrown error is only printed (the run still exits 0):
+                    // stop the run so that `make bench` fails.
+                    fatalError("VGICBenchmarks: \(operation.title): \(problem)")
+                }
+            }
+        )
+    }
 }
 
 // MARK: - GICArchitecture: register encodings

@@ -53,17 +53,22 @@ public final class GICModel: @unchecked Sendable {
     /// Shift from an 8-bit group priority to its active-priority bit number.
     private let aprShift: Int
 
+    // The state below is only touched with `lock` held, one access at a
+    // time: `@exclusivity(unchecked)` drops the runtime's dynamic
+    // exclusivity check on each access, which was most of the model's cost
+    // per list-register or system-register access (docs/performance.md).
+
     /// Raw list registers, `cpu * lrCount + n` (GICv2: zero-extended GICH_LR).
-    private var lrs: [UInt64]
-    private var hcrs: [UInt64]
-    private var vmcrs: [VMCR]
+    @exclusivity(unchecked) private var lrs: [UInt64]
+    @exclusivity(unchecked) private var hcrs: [UInt64]
+    @exclusivity(unchecked) private var vmcrs: [VMCR]
     /// Active priorities, `(cpu * 2 + group) * 4 + index`.
-    private var aprs: [UInt32]
+    @exclusivity(unchecked) private var aprs: [UInt32]
     /// Per-CPU private interrupts, `cpu * 32 + intid`: flag bits below.
-    private var privateFlags: [UInt8]
+    @exclusivity(unchecked) private var privateFlags: [UInt8]
     /// SPIs indexed by INTID (0..<32 unused).
-    private var spiFlags: [UInt8]
-    private var recorded: [ArchitectureViolation]
+    @exclusivity(unchecked) private var spiFlags: [UInt8]
+    @exclusivity(unchecked) private var recorded: [ArchitectureViolation]
 
     private static let flagLine: UInt8 = 1
     private static let flagLatch: UInt8 = 2

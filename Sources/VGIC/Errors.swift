@@ -25,6 +25,12 @@ public enum VGICError: Error, Equatable, Sendable {
     case vcpuRunning(Int)
     /// A snapshot that cannot be restored (the problem names what is wrong).
     case invalidSnapshot(SnapshotProblem)
+    /// A device-configuration request broke a rule of the KVM device API
+    /// (`VGICDevice`: base addresses, redistributor regions, number of IRQs, init).
+    case device(VGICDeviceRule)
+    /// A VMM register access broke a rule of KVM's userspace-access semantics
+    /// (CPU system registers, IIDR, LEVEL_INFO).
+    case register(VGICRegisterRule)
 
     public var message: StaticString {
         switch self {
@@ -42,6 +48,8 @@ public enum VGICError: Error, Equatable, Sendable {
         case .invalidAccessWidth: "access width not supported by this register"
         case .vcpuRunning: "the vCPU is in the guest"
         case .invalidSnapshot(let p): p.message
+        case .device(let r): r.message
+        case .register(let r): r.message
         }
     }
 
@@ -60,6 +68,8 @@ public enum VGICError: Error, Equatable, Sendable {
         case (.invalidAccessWidth(let x), .invalidAccessWidth(let y)), (.vcpuRunning(let x), .vcpuRunning(let y)): x == y
         case (.invalidConfiguration(let x), .invalidConfiguration(let y)):
             x.utf8Start == y.utf8Start
+        case (.device(let x), .device(let y)): x == y
+        case (.register(let x), .register(let y)): x == y
         case (.invalidSnapshot(let x), .invalidSnapshot(let y)): x == y
         default: false
         }

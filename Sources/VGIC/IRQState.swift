@@ -47,8 +47,9 @@ struct IRQState {
     var apPrev: Int32 = -1
     /// List register of `apOwner` holding it since the last flush, or -1.
     var lr: Int8 = -1
-    /// An edge arrived while a list register held the pending state: the guest
-    /// acknowledging the list register does not consume it.
+    /// An edge arrived while a list register held the pending state (GICv2
+    /// SGIs: from the list register's source): the guest acknowledging the
+    /// list register does not consume it.
     var repended = false
     /// The vGIC changed the active state while a running vCPU's list
     /// register held the interrupt: that change is the later one, and sync

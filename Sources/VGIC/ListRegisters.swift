@@ -82,11 +82,13 @@ extension VGIC {
             }
             let key = flushKey(idx, vmcr)
             var left = Int32(-1)
+            var leftKey = key
             if n < lrCount {
                 insertChosen(i, key: key, count: n)
                 n += 1
             } else if key < chosenKeys[n - 1] {
                 left = chosen[n - 1]
+                leftKey = chosenKeys[n - 1]
                 insertChosen(i, key: key, count: n - 1)
             } else {
                 left = i
@@ -94,7 +96,8 @@ extension VGIC {
             if left >= 0 {
                 let l = irqs[Int(left)]
                 if l.active { activeLeft = true }
-                let k = flushKey(Int(left), vmcr) >> 20
+                // The key computed when it was chosen: nothing changed since.
+                let k = leftKey >> 20
                 if k == 0 { pendingLeft = true }
                 if k == 2 { if l.group == 0 { group0Left = true } else { group1Left = true } }
             }
@@ -153,6 +156,14 @@ extension VGIC {
         var active = s.active
         var lr = ListRegister(vINTID: s.intid, state: .invalid, group: s.group, priority: s.priority)
         var source: UInt8 = 0
+        // An SPI re-routed while active: its pending state is the new target's
+        // once this vCPU deactivates it, so it is not pending here; the EOI
+        // maintenance interrupt (not available with HW) says when to hand it over.
+        let handOver = active && pending && s.privateOwner < 0 && s.routedVCPU != s.apOwner
+        if handOver {
+            pending = false
+            if !s.hw { lr.eoi = true }
+        }
         if s.hw {
             // The pending state of a HW interrupt that is active is kept at the
             // physical level: a HW entry is never pending and active.
@@ -204,6 +215,7 @@ extension VGIC {
             }
             if acked {
                 if version == .v2 && irqs[i].intid < 16 {
+                    // The acknowledge consumed this source, unless it sent the SGI again since.
                     if !irqs[i].repended { irqs[i].sgiSources &= ~(1 << slot.source) }
                     irqs[i].activeSource = slot.source
                 } else if irqs[i].repended {

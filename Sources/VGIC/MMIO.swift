@@ -54,26 +54,32 @@ extension VGIC {
 
     // MARK: Dispatch
 
-    /// Find the register map row for an access. Returns the map, the row
-    /// index (-1: no register), the offset within the frame, and the vCPU
-    /// whose private interrupts the frame holds (-1: requester's, for GICv2
-    /// banking).
+    /// Find the register map row for an access. Returns the row (nil: no
+    /// register), the offset within the frame, and the vCPU whose private
+    /// interrupts the frame holds (-1: requester's, for GICv2 banking).
+    /// The row is returned by value, not the map: handing a global map
+    /// array out retained and released it on every access.
     @inline(__always)
-    func locate(region: VGICRegion, offset: UInt32) -> (map: [RegisterRange], row: Int, offset: UInt32, owner: Int) {
+    func locate(region: VGICRegion, offset: UInt32) -> (range: RegisterRange?, offset: UInt32, owner: Int) {
         switch region {
         case .distributor:
-            let map = version == .v3 ? distributorMapV3 : distributorMapV2
-            return (map, findRegister(map, offset), offset, -1)
+            return (version == .v3 ? row(distributorMapV3, offset) : row(distributorMapV2, offset), offset, -1)
         case .redistributor(let m):
-            guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return ([], -1, offset, m) }
+            guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return (nil, offset, m) }
             if offset >= GICR.sgiBase {
                 let o = offset - GICR.sgiBase
-                return (sgiFrameMapV3, findRegister(sgiFrameMapV3, o), o, m)
+                return (row(sgiFrameMapV3, o), o, m)
             }
-            return (redistributorMapV3, findRegister(redistributorMapV3, offset), offset, m)
+            return (row(redistributorMapV3, offset), offset, m)
         case .cpuInterface:
-            return ([], -1, offset, -1)
+            return (nil, offset, -1)
         }
+    }
+
+    @inline(__always)
+    func row(_ map: [RegisterRange], _ offset: UInt32) -> RegisterRange? {
+        let i = findRegister(map, offset)
+        return i >= 0 ? map[i] : nil
     }
 
     /// One register access. `found` is false when no register is there;
@@ -85,9 +91,8 @@ extension VGIC {
             return cpuInterfaceAccess(requester: requester, offset: offset, width: width, write: write,
                                       value: value, accessor: accessor)
         }
-        let (map, row, off, frameOwner) = locate(region: region, offset: offset)
-        guard row >= 0 else { return (0, false, false) }
-        let r = map[row]
+        let (range, off, frameOwner) = locate(region: region, offset: offset)
+        guard let r = range else { return (0, false, false) }
         guard width == 1 || width == 2 || width == 4 || width == 8,
               r.widths & UInt8(width) != 0, off & UInt32(width - 1) == 0 else {
             return (0, true, false)
@@ -128,13 +133,19 @@ extension VGIC {
         case .distributorType:
             guard !write else { return 0 }
             var v = UInt32(intidLimit + 31) / 32 - 1
-            v |= UInt32(min(vcpuCount, 8) - 1) << 5
-            if version == .v3 { v |= 9 << 19 }  // IDbits: 10 INTID bits
+            if version == .v3 {
+                // IDbits: 10 INTID bits. CPUNumber only counts PEs without
+                // affinity routing, which this distributor never runs (as KVM).
+                v |= 9 << 19
+            } else {
+                v |= UInt32(vcpuCount - 1) << 5
+            }
             return UInt64(v)
         case .distributorType2:
             return 0
         case .implementer:
-            return write ? 0 : UInt64(implementerID)
+            // The VMM's GICD_IIDR writes select the revision (vmmWrite).
+            return write ? 0 : UInt64(implementerID & ~iidrRevisionMask | UInt32(iidrRevision) << 12)
         case .peripheralID2:
             return write ? 0 : (version == .v3 ? 0x3B : 0x2B)
         case .redistributorType:
@@ -142,7 +153,8 @@ extension VGIC {
             let aff = Affinity(vcpuIndex: owner)
             var v = UInt64(aff.packed) << GICR.typerAffinityShift
             v |= UInt64(owner) << GICR.typerProcessorNumberShift
-            if owner == vcpuCount - 1 { v |= GICR.typerLast }
+            // Last: the last frame of a contiguous run of redistributor regions.
+            if redistributorLast[owner] { v |= GICR.typerLast }
             return width == 8 ? v : (offset & 4 != 0 ? v >> 32 : v & 0xFFFF_FFFF)
         case .waker:
             if write {
@@ -187,6 +199,13 @@ extension VGIC {
         let first = (offset - r.start) * 8 / bits
         let count = UInt32(width) * 8 / bits
         let fieldMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
+        // A VMM write of GICv3 ISPENDR sets or clears the latch bit by bit
+        // (KVM's uaccess): its 0 bits count.
+        if write && r.kind.zeroBitsAreIgnored && !(accessor == .vmm && version == .v3 && r.kind == .setPending) {
+            writeOneBits(r.kind, first: first, count: count, owner: owner, requester: requester,
+                         frameIsRedistributor: frameIsRedistributor, value: value, accessor: accessor)
+            return 0
+        }
         var result: UInt64 = 0
         var k: UInt32 = 0
         while k < count {
@@ -208,6 +227,23 @@ extension VGIC {
         return result
     }
 
+    /// A write to a set/clear register (one bit per INTID), where a 0 bit
+    /// does nothing: only the 1 bits are visited, in ascending order, as
+    /// the field-by-field loop would. A guest masking or unmasking one
+    /// interrupt writes a single bit.
+    func writeOneBits(_ kind: RegisterKind, first: UInt32, count: UInt32, owner: Int, requester: Int,
+                      frameIsRedistributor: Bool, value: UInt64, accessor: Accessor) {
+        var ones = count >= 64 ? value : value & ((1 << UInt64(count)) - 1)
+        while ones != 0 {
+            let intid = first + UInt32(ones.trailingZeroBitCount)
+            ones &= ones - 1
+            guard intid < intidLimit else { return }
+            if intid < 32 && version == .v3 && !frameIsRedistributor { continue }
+            writeField(kind, index(intid, vcpu: owner), field: 1, requester: requester, accessor: accessor)
+        }
+    }
+
+    @inline(__always)
     func readField(_ kind: RegisterKind, _ i: Int, requester: Int, accessor: Accessor) -> UInt64 {
         let s = irqs[i]
         switch kind {
@@ -217,7 +253,9 @@ extension VGIC {
             return s.enabled ? 1 : 0
         case .setPending, .clearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
-            if accessor == .vmm { return s.pendingLatch ? 1 : 0 }
+            // KVM's GICv3 VMM accessors: ISPENDR is the latch, ICPENDR RAZ/WI.
+            // Its GICv2 ones read the register as the hardware does.
+            if accessor == .vmm && version == .v3 { return kind == .setPending && s.pendingLatch ? 1 : 0 }
             return s.pendingLatch || (!s.edge && currentLineLevel(i)) ? 1 : 0
         case .setActive, .clearActive:
             return s.active ? 1 : 0
@@ -244,12 +282,35 @@ extension VGIC {
         case .setEnable:
             guard field != 0 else { return }
             irqs[i].enabled = true
+            if irqs[i].hw && irqs[i].levelFromPhysical && !irqs[i].edge && accessor == .guest {
+                // As KVM's vgic_mmio_write_senable: the device may have changed
+                // while the interrupt was disabled (a timer fired, then was
+                // turned off): resample its line, and release the physical
+                // twin if the line dropped, so that it can fire again.
+                let wasHigh = irqs[i].lineLevel
+                irqs[i].lineLevel = currentLineLevel(i)
+                if wasHigh && !irqs[i].lineLevel && !irqs[i].active && !heldByRunningVCPU(i) {
+                    platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
+                    irqs[i].physicalActiveHeld = false
+                }
+            }
             queue(i)
         case .clearEnable:
             guard field != 0 else { return }
             irqs[i].enabled = false
             queue(i)
         case .setPending:
+            if accessor == .vmm && version == .v3 {
+                // KVM's uaccess on GICv3: the latch takes the bit written, set
+                // or clear, whatever the configuration (so that a VMM can
+                // restore it before ICFGR). Nothing physical is touched.
+                let set = field != 0
+                guard set != irqs[i].pendingLatch else { return }
+                irqs[i].pendingLatch = set
+                irqs[i].repended = false
+                queue(i)
+                return
+            }
             guard field != 0 else { return }
             // GICv2 SGIs: pending state is per source, set through SPENDSGIR.
             if version == .v2 && intid < 16 { return }
@@ -262,7 +323,7 @@ extension VGIC {
             irqs[i].pendingLatch = true
             queue(i)
         case .clearPending:
-            guard field != 0 else { return }
+            guard field != 0, accessor == .guest || version == .v2 else { return }
             if version == .v2 && intid < 16 { return }
             irqs[i].pendingLatch = false
             irqs[i].repended = false
@@ -283,7 +344,11 @@ extension VGIC {
             queue(i)
         case .setActive:
             guard field != 0 else { return }
-            if version == .v2 && intid < 16 && !irqs[i].active { irqs[i].activeSource = UInt8(requester) }
+            if version == .v2 && intid < 16 && !irqs[i].active {
+                // The source of a GICv2 SGI is not architecturally visible:
+                // the VMM's write makes it CPU 0's, as KVM does.
+                irqs[i].activeSource = accessor == .vmm ? 0 : UInt8(requester)
+            }
             irqs[i].active = true
             if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
             if irqs[i].hw && accessor == .guest { holdPhysicalActive(i) }
@@ -310,12 +375,14 @@ extension VGIC {
         case .setPendingSGI:
             let add = UInt8(field) & existingCPUMask
             guard add != 0 else { return }
-            irqs[i].sgiSources |= add
-            queue(i)
+            addSGISources(i, add)
         case .clearPendingSGI:
             let remove = UInt8(field)
             guard remove != 0 else { return }
             irqs[i].sgiSources &= ~remove
+            if heldByRunningVCPU(i) && remove & (1 << slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)].source) != 0 {
+                irqs[i].repended = false
+            }
             queue(i)
         default:
             return

@@ -18,6 +18,15 @@ enum RegisterKind: UInt8 {
     case priority, configuration, targets, router
     case softwareInterrupt, clearPendingSGI, setPendingSGI
     case redistributorControl, redistributorType, waker
+
+    /// A write of 0 to one of this register's fields does nothing (the
+    /// one-bit set/clear registers: GICD_IS/ICENABLER, IS/ICPENDR, IS/ICACTIVER).
+    var zeroBitsAreIgnored: Bool {
+        switch self {
+        case .setEnable, .clearEnable, .setPending, .clearPending, .setActive, .clearActive: true
+        default: false
+        }
+    }
 }
 
 /// One row of a register map: `[start, end)` in the frame, the handler, the

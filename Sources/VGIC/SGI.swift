@@ -30,8 +30,8 @@ extension VGIC {
         reg == .dir && vcpuCount > 1
     }
 
-    /// `ICC_SGI*R_EL1`: the target list (Aff3.Aff2.Aff1 with RS selecting 16
-    /// Aff0 values) or, with IRM, every vCPU but the requester.
+    /// `ICC_SGI*R_EL1`: the target list (Aff3.Aff2.Aff1 and 16 Aff0 values;
+    /// RS is RES0) or, with IRM, every vCPU but the requester.
     func generateSGIv3(requester: Int, _ req: SGIRequest, group1Allowed: Bool) {
         let intid = req.intid
         if req.irm {
@@ -44,9 +44,9 @@ extension VGIC {
         while list != 0 {
             let bit = list.trailingZeroBitCount
             list &= list - 1
-            let aff0 = Int(req.rangeSelector) * 16 + bit
-            guard aff0 < 256 else { continue }
-            let aff = Affinity(aff0: UInt8(aff0), aff1: req.aff1, aff2: req.aff2, aff3: req.aff3)
+            // RS is RES0 (ICC_CTLR_EL1.RSS and GICD_TYPER.RSS are 0: every
+            // vCPU has Aff0 < 16), so a write ignores it: bit n names Aff0 = n.
+            let aff = Affinity(aff0: UInt8(bit), aff1: req.aff1, aff2: req.aff2, aff3: req.aff3)
             guard let t = aff.vcpuIndex, t < vcpuCount else { continue }
             raiseSGIv3(t * 32 + Int(intid), group1Allowed: group1Allowed)
         }
@@ -75,19 +75,22 @@ extension VGIC {
         while targets != 0 {
             let t = targets.trailingZeroBitCount
             targets &= targets - 1
-            let i = t * 32 + Int(intid)
-            let source: UInt8 = 1 << UInt8(requester)
-            // Raised again while a running vCPU's list register holds this
-            // source's SGI pending: the guest may have acknowledged it
-            // already, so sync must keep the source pending (as `repended`
-            // does for the other interrupts).
-            if irqs[i].sgiSources & source != 0 && heldByRunningVCPU(i) {
-                let slot = slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)]
-                if slot.pending && slot.source == UInt8(requester) { irqs[i].repended = true }
-            }
-            irqs[i].sgiSources |= source
-            queue(i)
+            addSGISources(t * 32 + Int(intid), 1 << UInt8(requester))
         }
+    }
+
+    /// GICv2: SGI `i` becomes pending from the sources in `add`. When a
+    /// running vCPU's list register holds it pending from one of them, the
+    /// guest may have acknowledged that one since the flush: the sync must not
+    /// consume this new SGI for it (KVM takes the source bit out at flush and
+    /// puts it back at sync for the same reason).
+    func addSGISources(_ i: Int, _ add: UInt8) {
+        if heldByRunningVCPU(i) {
+            let slot = slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)]
+            if slot.pending && add & (1 << slot.source) != 0 { irqs[i].repended = true }
+        }
+        irqs[i].sgiSources |= add
+        queue(i)
     }
 
     /// An emulated DIR (trapped `ICC_DIR_EL1` or `GICV_DIR`): deactivate the
@@ -103,8 +106,10 @@ extension VGIC {
     }
 
     /// GICv2 CPU interface: the guest's trapped `GICV_DIR`; the VMM's view of
-    /// `GICC_CTLR`, `PMR`, `BPR`, `ABPR` and `APR0` (KVM's CPU_REGS), which
-    /// live in the saved VMCR and active priorities while the vCPU is out.
+    /// `GICC_CTLR`, `PMR` (as GICH_VMCR.VMPriMask, KVM's ABI), `BPR`, `ABPR`
+    /// and `APR0..3` (KVM's CPU_REGS; with 32 preemption levels APR1..3 are
+    /// RAZ/WI), which live in the saved VMCR and active priorities while the
+    /// vCPU is out, and the read-only `IIDR`.
     func cpuInterfaceAccess(requester: Int, offset: UInt32, width: Int, write: Bool, value: UInt64,
                             accessor: Accessor) -> (value: UInt64, found: Bool, widthOK: Bool) {
         guard version == .v2 else { return (0, false, false) }
@@ -132,7 +137,8 @@ extension VGIC {
                 result = UInt64(vmcr.v2 & 0x21F)
             }
         case GICC.pmr:
-            if write { vmcr.pmr = UInt8(truncatingIfNeeded: value) & 0xF8 } else { result = UInt64(vmcr.pmr) }
+            // KVM's ABI: GICH_VMCR.VMPriMask, the mask's top 5 bits in bits [4:0].
+            if write { vmcr.pmr = UInt8(truncatingIfNeeded: value & 0x1F) << 3 } else { result = UInt64(vmcr.pmr >> 3) }
         case GICC.bpr:
             if write { vmcr.bpr0 = max(UInt8(value & 7), 2) } else { result = UInt64(vmcr.bpr0) }
         case GICC.abpr:
@@ -141,6 +147,12 @@ extension VGIC {
             if write { aprs[requester * 8] = UInt32(truncatingIfNeeded: value) } else {
                 result = UInt64(aprs[requester * 8])
             }
+        case GICC.apr0 + 4, GICC.apr0 + 8, GICC.apr0 + 12:
+            // GICv2's virtual interface has 5 preemption bits: one APR.
+            return (0, true, widthOK)
+        case GICC.iidr:
+            // Read-only: GICv2 architecture, implementer 0x43B (as the GICV frame).
+            return (write ? 0 : gicvIIDR, true, widthOK)
         default:
             return (0, false, false)
         }

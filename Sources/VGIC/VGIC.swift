@@ -86,21 +86,38 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     let lrCount: Int
     let apRegisters: Int
 
-    var irqs: [IRQState]
-    var vcpus: [VCPUState]
+    // The mutable state below is only touched with `lock` held, and no code
+    // path holds an access to one of these properties across a call that
+    // accesses it again. `@exclusivity(unchecked)` drops the runtime's
+    // dynamic exclusivity check (swift_beginAccess/endAccess, a thread-local
+    // access set) on each access: measured, it was about half of the
+    // instructions of every vGIC operation (docs/performance.md).
+    // The compiler's static checks still apply.
+    @exclusivity(unchecked) var irqs: [IRQState]
+    @exclusivity(unchecked) var vcpus: [VCPUState]
     /// `vcpuCount * 16` slots: what flush put in each list register.
-    var slots: [LRSlot]
+    @exclusivity(unchecked) var slots: [LRSlot]
     /// `vcpuCount * 8`: AP0R0..3 then AP1R0..3 while the vCPU is out.
-    var aprs: [UInt32]
+    @exclusivity(unchecked) var aprs: [UInt32]
     /// Scratch for flush: candidate IRQ indices in list-register order.
-    var chosen: [Int32]
-    var chosenKeys: [UInt32]
+    @exclusivity(unchecked) var chosen: [Int32]
+    @exclusivity(unchecked) var chosenKeys: [UInt32]
     /// Scratch for sync: interrupts whose active state a list register carried.
-    var representedScratch: [Int32]
+    @exclusivity(unchecked) var representedScratch: [Int32]
 
     /// GICD_CTLR group enables.
-    var distributorGroup0 = false
-    var distributorGroup1 = false
+    @exclusivity(unchecked) var distributorGroup0 = false
+    @exclusivity(unchecked) var distributorGroup1 = false
+
+    /// Where the guest sees the vGIC's frames (set by `VGICDevice` before the
+    /// vGIC is handed out, never changed afterwards; empty for a vGIC built
+    /// with `init(configuration:platform:)`, which is reached by region only).
+    public internal(set) var addressMap = VGICAddressMap()
+    /// Per vCPU: whether its redistributor frame has `GICR_TYPER.Last` (the
+    /// last frame of a contiguous run of redistributor regions).
+    var redistributorLast: [Bool]
+    /// `GICD_IIDR.Revision` as the VMM selected it (`supportedIIDRRevisions`).
+    var iidrRevision: UInt8 = latestIIDRRevision
 
     public init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
         try configuration.validate()
@@ -122,6 +139,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         chosen = [Int32](repeating: -1, count: 17)
         chosenKeys = [UInt32](repeating: 0, count: 17)
         representedScratch = [Int32](repeating: -1, count: 16)
+        redistributorLast = VGICAddressMap().redistributorLastFlags(vcpuCount: vcpuCount)
         resetState()
     }
 
@@ -140,10 +158,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
                 irqs[v * 32 + id] = s
             }
             var c = VCPUState()
-            // BPR at its minimum: 7 - preemption bits (at most 7; GICv2's
-            // virtual interface has 5).
-            c.vmcr.bpr0 = version == .v3 ? UInt8(7 - min(configuration.priorityBits, 7)) : 2
-            c.vmcr.bpr1 = c.vmcr.bpr0 + 1
+            c.vmcr = resetVMCR
             vcpus[v] = c
         }
         var id: UInt32 = 32
@@ -155,6 +170,30 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             irqs[spiIndex(id)] = s
             id += 1
         }
+    }
+
+    /// A CPU interface out of reset: group enables off, PMR 0, EOImode 0,
+    /// BPRs at their minimum (7 - preemption bits, at most 7 of them;
+    /// GICv2's virtual interface has 5).
+    var resetVMCR: VMCR {
+        var m = VMCR()
+        m.bpr0 = version == .v3 ? UInt8(7 - min(configuration.priorityBits, 7)) : 2
+        m.bpr1 = m.bpr0 + 1
+        return m
+    }
+
+    /// Reset vCPU `vcpu`'s CPU interface as a PE reset does (PSCI CPU_ON of
+    /// a vCPU that was off): the VMCR to `resetVMCR`, no active priority.
+    /// Loaded on its next entry; the vCPU must be out of the guest. The
+    /// distributor and redistributor state is not touched.
+    public func resetCPUInterface(vcpu: Int) throws(VGICError) {
+        guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
+        lock.lock()
+        defer { lock.unlock() }
+        if vcpus[vcpu].inGuest { throw .vcpuRunning(vcpu) }
+        vcpus[vcpu].vmcr = resetVMCR
+        for r in 0..<8 { aprs[vcpu * 8 + r] = 0 }
+        vcpus[vcpu].cpuInterfaceDirty = true
     }
 
     // MARK: Indexing
@@ -174,6 +213,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         irqs[i].pending(v2SGIs: version == .v2)
     }
 
+    @inline(__always)
     func groupEnabledAtDistributor(_ group: UInt8) -> Bool {
         group == 0 ? distributorGroup0 : distributorGroup1
     }
@@ -182,6 +222,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     /// vgic_target_oracle): an active interrupt stays where it is active; a
     /// pending, enabled one whose group the distributor forwards goes where
     /// its routing says.
+    @inline(__always)
     func targetOracle(_ i: Int) -> Int32 {
         let s = irqs[i]
         if s.active {

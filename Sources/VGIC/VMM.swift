@@ -2,7 +2,8 @@ import GICArchitecture
 
 extension VGIC {
     /// The VMM reads a register (KVM's device-attribute access): the virtual
-    /// state only, with every vCPU out of the guest. `vcpu` names the vCPU
+    /// state only, with every vCPU out of the guest. `ISPENDR` (and GICv2's
+    /// `ICPENDR`) report the pending latch alone; GICv3's `ICPENDR` reads 0. `vcpu` names the vCPU
     /// whose banked registers are meant (GICv2 distributor, CPU interface);
     /// for a redistributor the region names it.
     public func vmmRead(region: VGICRegion, offset: UInt32, width: Int, vcpu: Int = 0) throws(VGICError) -> UInt64 {
@@ -16,8 +17,12 @@ extension VGIC {
         return result.value
     }
 
-    /// The VMM writes a register: virtual state only (a pending write sets
-    /// the latch; the physical twin of a mapped interrupt is not touched).
+    /// The VMM writes a register: virtual state only, with KVM's uaccess
+    /// semantics: GICv3 `ISPENDR` writes set or clear the pending latch
+    /// (the line level is LEVEL_INFO's) and `ICPENDR` is RAZ/WI; GICv2
+    /// `ISPENDR`/`ICPENDR` set/clear the latch; `GICD_IIDR` selects a
+    /// supported revision; `TYPER`s and other read-only registers ignore the
+    /// write. The physical twin of a mapped interrupt is not touched.
     public func vmmWrite(region: VGICRegion, offset: UInt32, width: Int, value: UInt64, vcpu: Int = 0) throws(VGICError) {
         lock.lock()
         defer { lock.unlock() }
@@ -27,6 +32,16 @@ extension VGIC {
                            accessor: .vmm)
         guard probe.found else { throw .noSuchRegister(offset) }
         guard probe.widthOK else { throw .invalidAccessWidth(width) }
+        if region == .distributor && offset == GICD.iidr {
+            // KVM's uaccess: the VMM selects the revision it expects.
+            try vmmWriteIIDR(value)
+            return
+        }
+        if region == .distributor && offset == GICD.typer2 && version == .v3 {
+            // KVM's uaccess: only the value read (nASSGIcap cannot be enabled).
+            if value != 0 { throw .register(.typer2Fixed) }
+            return
+        }
         _ = access(requester: r, region: region, offset: offset, width: width, write: true, value: value,
                    accessor: .vmm)
     }

@@ -32,6 +32,7 @@ public func exercise() -> UInt64 {
         _ = g.systemRegisterNeedsOtherVCPUsStopped(.dir)
         _ = g.dirTraps(vcpu: 0)
         _ = g.hasPendingInterrupt(vcpu: 0)
+        try? g.resetCPUInterface(vcpu: 1)
         sum &+= (try? g.vmmRead(region: .distributor, offset: 4, width: 4)) ?? 0
         try? g.vmmWrite(region: .distributor, offset: 0x104, width: 4, value: 1)
         if let bytes = try? g.snapshot(), let h = try? VGIC.restore(snapshot: bytes, platform: g.platform) {
@@ -41,6 +42,43 @@ public func exercise() -> UInt64 {
             sum &+= UInt64((try? VGICSnapshot(bytes: bytes))?.interrupts.count ?? 0)
         }
         sum &+= UInt64(model.violations.count)
+    }
+    sum &+= exerciseDevice()
+    return sum
+}
+
+/// The device API, address dispatch and the VMM's CPU-interface and
+/// line-level accessors.
+func exerciseDevice() -> UInt64 {
+    var sum: UInt64 = 0
+    for version in [GICVersion.v3, GICVersion.v2] {
+        let model = GICModel(version: version, cpus: 2, listRegisters: 4, priorityBits: 5)
+        guard var device = try? VGICDevice(version: version, vcpuCount: 2, ipaBits: 40) else { return 0 }
+        try? device.setIRQCount(128)
+        try? device.setDistributorBase(0x0800_0000)
+        if version == .v3 {
+            try? device.addRedistributorRegion(index: 0, base: 0x080A_0000, count: 1)
+            try? device.setRedistributorRegion(kvmAttribute: RedistributorRegion(index: 1, base: 0x0810_0000,
+                                                                                  count: 1).kvmAttribute)
+            _ = try? device.redistributorRegion(index: 1)
+        } else {
+            try? device.setCPUInterfaceBase(0x0801_0000)
+        }
+        let configured = device
+        guard let g = try? device.initialize(platform: ModelPlatform(model: model)) else { return 0 }
+        sum &+= g.guestMMIORead(vcpu: 1, address: 0x0810_0008, width: 8) ?? 0
+        g.guestMMIOWrite(vcpu: 0, address: 0x0800_0000, width: 4, value: 3)
+        _ = g.accessNeedsOtherVCPUsStopped(address: 0x0800_0300)
+        _ = g.location(ofAddress: 0x080A_0000)
+        _ = g.baseAddress(of: .redistributor(1))
+        try? g.vmmWriteSystemRegister(vcpu: 0, .pmr, 0xF0)
+        sum &+= (try? g.vmmReadSystemRegister(vcpu: 0, .ctlr)) ?? 0
+        try? g.vmmSetLineLevels(vcpu: 0, firstINTID: 32, 1)
+        sum &+= UInt64((try? g.vmmLineLevels(vcpu: 0, firstINTID: 32)) ?? 0)
+        if let bytes = try? g.snapshot() {
+            var twin = configured
+            _ = try? twin.initialize(restoring: bytes, platform: g.platform)
+        }
     }
     return sum
 }

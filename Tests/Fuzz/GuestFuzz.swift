@@ -111,7 +111,7 @@ struct GuestFuzz {
         case .vmmWrite(let region, let offset, let value, let width, let vcpu):
             if accepted {
                 oracle.registerWrite(region: region, offset: offset, width: Int(width.bytes), value: value,
-                                     requester: vcpu ?? region.owner)
+                                     requester: vcpu ?? region.owner, vmm: true)
             }
         case .msr(let cpu, let register, let value) where register.alwaysTraps:
             oracle.sgiRegister(value, register: register, requester: cpu) { t, sgi in sgiGroups[t * 16 + Int(sgi)] }

@@ -137,7 +137,8 @@ struct GuestOracle {
     /// own vCPU), `requester` the writer. Mirrors the architecture's rules
     /// for which accesses take effect (32-bit aligned for ISPENDR/ICPENDR;
     /// GICv3 distributor private fields RAZ/WI; GICv2 SGIs pending per source).
-    mutating func registerWrite(region: Region, offset: UInt32, width: Int, value: UInt64, requester: Int) {
+    mutating func registerWrite(region: Region, offset: UInt32, width: Int, value: UInt64, requester: Int,
+                                vmm: Bool = false) {
         var off = offset
         var bank = requester
         var redistributor = false
@@ -154,6 +155,18 @@ struct GuestOracle {
         }
         let words: UInt32 = redistributor ? 1 : 32
         let aligned4 = width == 4 && off & 3 == 0
+        if vmm && version == .v3 {
+            // KVM's GICv3 uaccess: ISPENDR writes each latch as the bit
+            // written (a 0 clears it); ICPENDR is RAZ/WI.
+            guard aligned4 && off >= 0x200 && off < 0x200 + 4 * words else { return }
+            forEachBit(first: (off - 0x200) * 8, value: value, redistributor: redistributor) { intid in
+                latched(index(intid, vcpu: bank))
+            }
+            forEachBit(first: (off - 0x200) * 8, value: ~value & 0xFFFF_FFFF, redistributor: redistributor) { intid in
+                cleared(index(intid, vcpu: bank))
+            }
+            return
+        }
         if aligned4 && off >= 0x200 && off < 0x200 + 4 * words {
             forEachBit(first: (off - 0x200) * 8, value: value, redistributor: redistributor) { intid in
                 if version == .v2 && intid < 16 { return }
@@ -224,8 +237,10 @@ struct GuestOracle {
             if req.irm {
                 hit = t != requester
             } else {
+                // RS is RES0 (ICC_CTLR_EL1.RSS = 0: Aff0 is 0..15), so the
+                // CPU interface ignores it, as KVM does.
                 hit = aff.aff3 == req.aff3 && aff.aff2 == req.aff2 && aff.aff1 == req.aff1
-                    && aff.aff0 / 16 == req.rangeSelector && req.targetList & (1 << UInt16(aff.aff0 % 16)) != 0
+                    && req.targetList & (1 << UInt16(aff.aff0)) != 0
             }
             guard hit else { continue }
             if register != .sgi1r && group(t, req.intid) != 0 { continue }

@@ -66,3 +66,29 @@ struct VMMAPITests {
         #expect(throws: VGICError.self) { try TestVGIC.restore(snapshot: [], platform: p2) }
     }
 }
+
+@Suite("vCPU reset")
+struct VCPUResetTests {
+    /// PSCI CPU_ON after CPU_OFF: the CPU interface comes back out of reset
+    /// (group enables off, PMR 0, minimum BPRs, no active priority), and the
+    /// next entry loads that into the hardware.
+    @Test func resetCPUInterfaceRestoresCreationState() throws {
+        let (g, p) = try makeV3()
+        var vmcr = VMCR(v3: p.vmcr[1])
+        vmcr.eoiMode = true
+        p.setGuestVMCR(g, 1, vmcr)
+        p.apr[1][4] = 0x1
+        g.vcpuEnter(1)
+        p.apr[1][4] = 0x1
+        #expect(throws: VGICError.vcpuRunning(1)) { try g.resetCPUInterface(vcpu: 1) }
+        g.vcpuExit(1)
+        #expect(g.vcpus[1].vmcr.enableGroup1 && g.aprs[1 * 8 + 4] == 1)
+        try g.resetCPUInterface(vcpu: 1)
+        g.vcpuEnter(1)
+        let loaded = VMCR(v3: p.vmcr[1])
+        #expect(!loaded.enableGroup0 && !loaded.enableGroup1 && !loaded.eoiMode && loaded.pmr == 0)
+        #expect(loaded.bpr0 == 2 && loaded.bpr1 == 3)
+        #expect(p.apr[1][4] == 0)
+        #expect(throws: VGICError.noSuchVCPU(5)) { try g.resetCPUInterface(vcpu: 5) }
+    }
+}

@@ -1,0 +1,46 @@
+#!/bin/sh
+# compare.sh REF.log HYP.log N
+#
+# The conformance guest's check lines on QEMU's own GIC (REF) and under the
+# hypervisor (HYP), on N vCPUs, must name the same checks in the same order,
+# and every check must pass on both sides, except a known departure from the
+# architecture on its own side: a `not ok` line whose TAP directive is
+# `# TODO QEMU departs ...` is accepted on the reference only, and
+# `# TODO hypervisor departs ...` under the hypervisor only. Exit status 0
+# when the runs agree in that sense.
+ref=$1 hyp=$2 n=$3
+checks() { tr -d '\r' < "$1" | grep -E '^(not )?ok [0-9]+ - ' ; }
+# "ok 5 - name # TODO ..." -> "5 - name"
+names() { sed -E 's/^(not )?ok //; s/ # TODO .*$//' ; }
+summary() { tr -d '\r' < "$1" | grep -E '^[0-9]+ passed, [0-9]+ failed$' | tail -n 1; }
+status=0
+rs=$(summary "$ref"); hs=$(summary "$hyp")
+[ -n "$rs" ] || { echo "conformance: $n vCPUs: the reference printed no summary"; status=1; }
+[ -n "$hs" ] || { echo "conformance: $n vCPUs: the hypervisor run printed no summary"; status=1; }
+checks "$ref" > "$ref.checks"
+checks "$hyp" > "$hyp.checks"
+echo "conformance: $n vCPUs: $(wc -l < "$ref.checks") checks; reference: ${rs:-?}; hypervisor: ${hs:-?}"
+names < "$ref.checks" > "$ref.names"
+names < "$hyp.checks" > "$hyp.names"
+if ! diff -u "$ref.names" "$hyp.names" > "$hyp.diff"; then
+    echo "conformance: $n vCPUs: the two runs did not make the same checks:"
+    cat "$hyp.diff"
+    status=1
+fi
+if grep '^not ok' "$ref.checks" | grep -v ' # TODO QEMU departs' > "$ref.failed"; then
+    echo "conformance: $n vCPUs: failures on the reference (QEMU's GIC):"
+    cat "$ref.failed"
+    status=1
+fi
+if grep '^not ok' "$hyp.checks" | grep -v ' # TODO hypervisor departs' > "$hyp.failed"; then
+    echo "conformance: $n vCPUs: failures under the hypervisor:"
+    cat "$hyp.failed"
+    status=1
+fi
+known=$( (grep '^not ok.* # TODO QEMU departs' "$ref.checks" | sed 's/^/  reference:  /';
+          grep '^not ok.* # TODO hypervisor departs' "$hyp.checks" | sed 's/^/  hypervisor: /') )
+if [ -n "$known" ]; then
+    echo "conformance: $n vCPUs: known departures from the architecture:"
+    echo "$known"
+fi
+exit $status

@@ -1,0 +1,287 @@
+import GICArchitecture
+
+// The VMM's save/restore accessors beyond the distributor and redistributor
+// frames (VMM.swift), with KVM's userspace-access semantics
+// (Documentation/virt/kvm/devices/arm-vgic-v3.rst):
+//
+//   - GICv3 CPU system registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS): the
+//     saved ICH_VMCR_EL2 and active-priority registers of a vCPU that is out
+//     of the guest; a write marks them to be loaded on its next entry.
+//   - Line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, LINE_LEVEL): 32
+//     interrupts at a time.
+//   - GICD_IIDR writes select the revision the VMM expects.
+
+/// A rule of the VMM's register accessors; `VGICError.register(rule)` names
+/// the one a request broke.
+public enum VGICRegisterRule: UInt8, Equatable, Sendable, CaseIterable {
+    /// CPU system registers are GICv3's; a GICv2 CPU interface is reached
+    /// through `vmmRead(region: .cpuInterface, ...)`.
+    case systemRegistersNeedGICv3
+    /// Only ICC_PMR, BPR0, BPR1, CTLR, SRE, IGRPEN0, IGRPEN1, AP0R<n> and
+    /// AP1R<n> hold state to save and restore.
+    case notASaveRestoreRegister
+    /// AP0R<n>/AP1R<n> exist only for the implemented preemption bits.
+    case activePriorityRegisterNotImplemented
+    /// ICC_CTLR_EL1.PRIbits must be the vGIC's priority bits.
+    case ctlrPriorityBits
+    /// ICC_CTLR_EL1.IDbits must be 0 (16-bit INTIDs).
+    case ctlrIDBits
+    /// ICC_CTLR_EL1.SEIS must be 0 (no system errors).
+    case ctlrSEIS
+    /// ICC_CTLR_EL1.A3V must be 1 (Aff3 in SGI targets).
+    case ctlrA3V
+    /// ICC_SRE_EL1.SRE cannot be cleared: the system-register interface is the only one.
+    case sreCannotBeCleared
+    /// GICD_IIDR: only the Revision field may differ from the value read.
+    case iidrFieldsReadOnly
+    /// GICD_IIDR: a revision this vGIC does not implement.
+    case iidrRevisionNotSupported
+    /// LEVEL_INFO: the first INTID must be a multiple of 32.
+    case levelInfoNotAligned
+    /// GICD_TYPER2 describes the implementation: a write must be the value
+    /// read (no nASSGIcap: there are no GICv4.1 vSGIs to enable).
+    case typer2Fixed
+
+    public var message: StaticString {
+        switch self {
+        case .systemRegistersNeedGICv3: "CPU system registers exist on GICv3 only (GICv2: the CPU interface region)"
+        case .notASaveRestoreRegister:
+            "only ICC_PMR, BPR0, BPR1, CTLR, SRE, IGRPEN0, IGRPEN1, AP0R<n> and AP1R<n> are VMM-accessible"
+        case .activePriorityRegisterNotImplemented: "this active-priority register is not implemented"
+        case .ctlrPriorityBits: "ICC_CTLR_EL1.PRIbits must match the implemented priority bits"
+        case .ctlrIDBits: "ICC_CTLR_EL1.IDbits must be 0 (16-bit INTIDs)"
+        case .ctlrSEIS: "ICC_CTLR_EL1.SEIS must be 0"
+        case .ctlrA3V: "ICC_CTLR_EL1.A3V must be 1"
+        case .sreCannotBeCleared: "ICC_SRE_EL1.SRE must be 1"
+        case .iidrFieldsReadOnly: "GICD_IIDR: only the Revision field can be written"
+        case .iidrRevisionNotSupported: "GICD_IIDR: revision not supported"
+        case .levelInfoNotAligned: "LEVEL_INFO: the first INTID must be a multiple of 32"
+        case .typer2Fixed: "GICD_TYPER2 can only be written with the value read"
+        }
+    }
+
+    /// The errno KVM returns for the same request.
+    public var kvmErrno: Int32 {
+        switch self {
+        case .systemRegistersNeedGICv3, .notASaveRestoreRegister: 6  // ENXIO
+        default: 22  // EINVAL
+        }
+    }
+}
+
+/// `GICD_IIDR.Revision` values this vGIC implements (the guest-visible
+/// behaviour each one stands for): revision 3 is the only one so far. A VMM
+/// restoring a VM writes the IIDR it saved; a revision missing here means the
+/// destination cannot behave as the source did, and the write is refused.
+let supportedIIDRRevisions: [UInt8] = [3]
+let latestIIDRRevision: UInt8 = 3
+let iidrRevisionMask: UInt32 = 0xF000
+
+/// `ICC_CTLR_EL1` fields.
+enum ICCCTLR {
+    static let cbpr: UInt64 = 1 << 0
+    static let eoiMode: UInt64 = 1 << 1
+    static let priBitsShift: UInt64 = 8
+    static let idBitsShift: UInt64 = 11
+    static let seis: UInt64 = 1 << 14
+    static let a3v: UInt64 = 1 << 15
+}
+
+/// `ICC_SRE_EL1`: SRE, DFB and DIB set, read-only.
+let iccSREValue: UInt64 = 0x7
+
+extension CPUInterfaceRegister {
+    /// The registers KVM's CPU_SYSREGS group saves and restores.
+    public var isVMMAccessible: Bool {
+        switch self {
+        case .pmr, .bpr0, .bpr1, .ctlr, .sre, .igrpen0, .igrpen1, .ap0r0, .ap0r1, .ap0r2, .ap0r3,
+             .ap1r0, .ap1r1, .ap1r2, .ap1r3:
+            true
+        default:
+            false
+        }
+    }
+
+    /// The `instr` field of KVM's CPU_SYSREGS attribute: Op0 [15:14], Op1
+    /// [13:11], CRn [10:7], CRm [6:3], Op2 [2:0] (every ICC register has
+    /// Op0 = 3, Op1 = 0). Nil for registers that group does not reach.
+    public var kvmSysregEncoding: UInt16? {
+        let crn: UInt16, crm: UInt16, op2: UInt16
+        switch self {
+        case .pmr: (crn, crm, op2) = (4, 6, 0)
+        case .bpr0: (crn, crm, op2) = (12, 8, 3)
+        case .ap0r0, .ap0r1, .ap0r2, .ap0r3:
+            (crn, crm, op2) = (12, 8, 4 + UInt16(rawValue - CPUInterfaceRegister.ap0r0.rawValue))
+        case .ap1r0, .ap1r1, .ap1r2, .ap1r3:
+            (crn, crm, op2) = (12, 9, UInt16(rawValue - CPUInterfaceRegister.ap1r0.rawValue))
+        case .bpr1: (crn, crm, op2) = (12, 12, 3)
+        case .ctlr: (crn, crm, op2) = (12, 12, 4)
+        case .sre: (crn, crm, op2) = (12, 12, 5)
+        case .igrpen0: (crn, crm, op2) = (12, 12, 6)
+        case .igrpen1: (crn, crm, op2) = (12, 12, 7)
+        default: return nil
+        }
+        return 3 << 14 | crn << 7 | crm << 3 | op2
+    }
+
+    /// The register a CPU_SYSREGS `instr` field names, if the group reaches it.
+    public init?(kvmSysregEncoding e: UInt16) {
+        for r in CPUInterfaceRegister.allCases where r.kvmSysregEncoding == e {
+            self = r
+            return
+        }
+        return nil
+    }
+}
+
+extension VGIC {
+    // MARK: GICv3 CPU system registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS)
+
+    /// The VMM reads a CPU system register of vCPU `vcpu` (out of the guest):
+    /// its saved VMCR and active priorities, in the `ICC_*_EL1` layout.
+    public func vmmReadSystemRegister(vcpu: Int, _ reg: CPUInterfaceRegister) throws(VGICError) -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        try vmmSystemRegisterCheck(vcpu: vcpu, reg)
+        let v = vcpus[vcpu].vmcr
+        switch reg {
+        case .pmr: return UInt64(v.pmr)
+        case .bpr0: return UInt64(v.bpr0)
+        case .bpr1: return v.cbpr ? UInt64(min(v.bpr0 + 1, 7)) : UInt64(v.bpr1)
+        case .ctlr:
+            var c = UInt64(configuration.priorityBits - 1) << ICCCTLR.priBitsShift | ICCCTLR.a3v
+            if v.cbpr { c |= ICCCTLR.cbpr }
+            if v.eoiMode { c |= ICCCTLR.eoiMode }
+            return c
+        case .sre: return iccSREValue
+        case .igrpen0: return v.enableGroup0 ? 1 : 0
+        case .igrpen1: return v.enableGroup1 ? 1 : 0
+        default:
+            let slot = try aprSlot(vcpu: vcpu, reg)
+            return UInt64(aprs[slot])
+        }
+    }
+
+    /// The VMM writes a CPU system register of vCPU `vcpu` (out of the
+    /// guest). The value is what the guest's CPU interface would hold (PMR
+    /// without its unimplemented bits, BPRs at least their minimum; BPR1 is
+    /// ignored while CTLR.CBPR is set); the next `vcpuEnter` loads it.
+    public func vmmWriteSystemRegister(vcpu: Int, _ reg: CPUInterfaceRegister, _ value: UInt64) throws(VGICError) {
+        lock.lock()
+        defer { lock.unlock() }
+        try vmmSystemRegisterCheck(vcpu: vcpu, reg)
+        var v = vcpus[vcpu].vmcr
+        let minBPR0 = UInt8(7 - min(configuration.priorityBits, 7))
+        switch reg {
+        case .pmr:
+            v.pmr = UInt8(truncatingIfNeeded: value) & priorityMask
+        case .bpr0:
+            v.bpr0 = max(UInt8(value & 7), minBPR0)
+        case .bpr1:
+            if !v.cbpr { v.bpr1 = max(UInt8(value & 7), minBPR0 + 1) }
+        case .ctlr:
+            // Identification fields must describe this CPU interface (a VM
+            // saved on other hardware cannot be restored here otherwise).
+            if Int((value >> ICCCTLR.priBitsShift) & 7) + 1 != configuration.priorityBits {
+                throw .register(.ctlrPriorityBits)
+            }
+            if (value >> ICCCTLR.idBitsShift) & 7 != 0 { throw .register(.ctlrIDBits) }
+            if value & ICCCTLR.seis != 0 { throw .register(.ctlrSEIS) }
+            if value & ICCCTLR.a3v == 0 { throw .register(.ctlrA3V) }
+            v.cbpr = value & ICCCTLR.cbpr != 0
+            v.eoiMode = value & ICCCTLR.eoiMode != 0
+        case .sre:
+            if value & 1 == 0 { throw .register(.sreCannotBeCleared) }
+            return
+        case .igrpen0:
+            v.enableGroup0 = value & 1 != 0
+        case .igrpen1:
+            v.enableGroup1 = value & 1 != 0
+        default:
+            let slot = try aprSlot(vcpu: vcpu, reg)
+            aprs[slot] = UInt32(truncatingIfNeeded: value)
+            vcpus[vcpu].cpuInterfaceDirty = true
+            return
+        }
+        vcpus[vcpu].vmcr = v
+        vcpus[vcpu].cpuInterfaceDirty = true
+    }
+
+    func vmmSystemRegisterCheck(vcpu: Int, _ reg: CPUInterfaceRegister) throws(VGICError) {
+        guard version == .v3 else { throw .register(.systemRegistersNeedGICv3) }
+        guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
+        guard reg.isVMMAccessible else { throw .register(.notASaveRestoreRegister) }
+        if vcpus[vcpu].inGuest { throw .vcpuRunning(vcpu) }
+    }
+
+    /// Index in `aprs` of an AP0R<n>/AP1R<n> register.
+    func aprSlot(vcpu: Int, _ reg: CPUInterfaceRegister) throws(VGICError) -> Int {
+        let group1 = reg.rawValue >= CPUInterfaceRegister.ap1r0.rawValue
+        let n = Int(reg.rawValue - (group1 ? CPUInterfaceRegister.ap1r0 : CPUInterfaceRegister.ap0r0).rawValue)
+        guard n < apRegisters else { throw .register(.activePriorityRegisterNotImplemented) }
+        return vcpu * 8 + (group1 ? 4 : 0) + n
+    }
+
+    // MARK: Line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)
+
+    /// The input levels of INTIDs `firstINTID ..< firstINTID + 32` (PPIs:
+    /// those of `vcpu`), bit n for `firstINTID + n`: set for a
+    /// level-sensitive interrupt whose line is high. SGIs and INTIDs that do
+    /// not exist read as 0. Every vCPU must be out of the guest.
+    public func vmmLineLevels(vcpu: Int, firstINTID: UInt32) throws(VGICError) -> UInt32 {
+        lock.lock()
+        defer { lock.unlock() }
+        try lineLevelCheck(vcpu: vcpu, firstINTID: firstINTID)
+        var bits: UInt32 = 0
+        for n in 0..<UInt32(32) {
+            let intid = firstINTID &+ n
+            guard intid >= 16 && intid < intidLimit else { continue }
+            let s = irqs[index(intid, vcpu: vcpu)]
+            if !s.edge && s.lineLevel { bits |= 1 << n }
+        }
+        return bits
+    }
+
+    /// Set the input levels of INTIDs `firstINTID ..< firstINTID + 32`
+    /// (PPIs: those of `vcpu`) as a VMM restores them: the line alone,
+    /// whatever the configuration (so that it may be restored before
+    /// ICFGR); an edge-triggered interrupt's pending latch is not touched.
+    /// SGIs and INTIDs that do not exist are ignored.
+    public func vmmSetLineLevels(vcpu: Int, firstINTID: UInt32, _ bits: UInt32) throws(VGICError) {
+        lock.lock()
+        defer { lock.unlock() }
+        try lineLevelCheck(vcpu: vcpu, firstINTID: firstINTID)
+        for n in 0..<UInt32(32) {
+            let intid = firstINTID &+ n
+            guard intid >= 16 && intid < intidLimit else { continue }
+            let i = index(intid, vcpu: vcpu)
+            let level = bits & (1 << n) != 0
+            guard irqs[i].lineLevel != level else { continue }
+            irqs[i].lineLevel = level
+            queue(i)
+        }
+    }
+
+    func lineLevelCheck(vcpu: Int, firstINTID: UInt32) throws(VGICError) {
+        guard firstINTID % 32 == 0 else { throw .register(.levelInfoNotAligned) }
+        guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
+        for v in 0..<vcpuCount where vcpus[v].inGuest { throw .vcpuRunning(v) }
+    }
+
+    // MARK: GICD_IIDR
+
+    /// The VMM's GICD_IIDR write: the same value as read, but for a Revision
+    /// this vGIC implements.
+    func vmmWriteIIDR(_ value: UInt64) throws(VGICError) {
+        let current = implementerID & ~iidrRevisionMask | UInt32(iidrRevision) << 12
+        let v = UInt32(truncatingIfNeeded: value)
+        if value >> 32 != 0 || (v ^ current) & ~iidrRevisionMask != 0 { throw .register(.iidrFieldsReadOnly) }
+        let revision = UInt8((v & iidrRevisionMask) >> 12)
+        guard supportedIIDRRevisions.contains(revision) else { throw .register(.iidrRevisionNotSupported) }
+        iidrRevision = revision
+    }
+}
+
+/// `GICC_IIDR` as the VMM reads it (the GICV frame's value): architecture
+/// version 2, implementer 0x43B.
+let gicvIIDR: UInt64 = 0x0002_043B
