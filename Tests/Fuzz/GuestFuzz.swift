@@ -31,6 +31,9 @@ struct GuestFuzz {
     var runner: Runner
     var oracle: GuestOracle
     var statements: [Statement] = []
+    /// The scenario as script lines: the statements, and comments for the
+    /// VMM API calls the scenario language has no statement for.
+    var lines: [String] = []
     /// Per vCPU, what it acknowledged and has not EOIed yet: the IAR value
     /// and its group (GICv2: the AIAR path counts as group 1).
     var acked: [[(UInt64, Int)]]
@@ -70,10 +73,9 @@ struct GuestFuzz {
     // MARK: Reporting
 
     func script(note: String?) -> String {
-        var lines = [machine.header]
-        for s in statements { lines.append(s.script) }
-        if let note { lines.append("# ^ \(note)") }
-        return lines.joined(separator: "\n")
+        var text = [machine.header] + lines
+        if let note { text.append("# ^ \(note)") }
+        return text.joined(separator: "\n")
     }
 
     func fail(_ message: String) -> Never {
@@ -86,8 +88,9 @@ struct GuestFuzz {
     /// and the vGIC's invariants unless `batch` (the set-up and the drain
     /// check those once, at their end: the work is per interrupt).
     mutating func step(_ action: Action) {
-        let s = Statement(line: statements.count + 2, action: action)
+        let s = Statement(line: lines.count + 2, action: action)
         statements.append(s)
+        lines.append(s.script)
         var sgiGroups: [UInt8] = []
         if case .msr(_, let r, _) = action, r.alwaysTraps {
             sgiGroups = (0..<machine.vcpus * 16).map { vgic.irqs[($0 / 16) * 32 + $0 % 16].group }
@@ -147,7 +150,7 @@ struct GuestFuzz {
     }
 
     func checkInvariants() {
-        if let problem = vgicInvariants(vgic) { fail("after line \(statements.count + 1): vGIC invariant: \(problem)") }
+        if let problem = vgicInvariants(vgic) { fail("after line \(lines.count + 1): vGIC invariant: \(problem)") }
     }
 
     /// An IAR read on `cpu` returned `runner.lastValue`.
@@ -155,7 +158,15 @@ struct GuestFuzz {
         guard let value = runner.lastValue else { return }
         let intid = value & (v3 ? 0xFF_FFFF : 0x3FF)
         guard intid < 1020 || intid >= 1024 else { return }
-        if let problem = oracle.acknowledged(value, vcpu: cpu) { fail("line \(statements.count + 1): \(problem)") }
+        if let problem = oracle.acknowledged(value, vcpu: cpu) { fail("line \(lines.count + 1): \(problem)") }
+        // Every change of an interrupt's enable or group makes the vCPU
+        // holding it exit before the next statement: what the guest can
+        // acknowledge is enabled, in a group the distributor forwards.
+        let s = vgic.irqs[oracle.index(UInt32(intid), vcpu: cpu)]
+        if !s.enabled || !(s.group == 0 ? vgic.distributorGroup0 : vgic.distributorGroup1) {
+            fail("line \(lines.count + 1): vCPU \(cpu) acknowledged INTID \(intid) while it is"
+                 + (s.enabled ? " in group \(s.group), which the distributor does not forward" : " disabled"))
+        }
         acked[cpu].append((value, group))
     }
 
@@ -267,7 +278,7 @@ struct GuestFuzz {
     /// One operation decoded from the input.
     mutating func operation() {
         let op = input.u8()
-        switch op % 24 {
+        switch op % 26 {
         case 0, 1, 2, 3:
             let c = cpu()
             let w = widthOf(input.u8())
@@ -383,6 +394,50 @@ struct GuestFuzz {
             let o = offset(r, w)
             if case .gicr = r { return step(.vmmRead(region: r, offset: o, width: w, vcpu: nil, expect: .any)) }
             step(.vmmRead(region: r, offset: o, width: w, vcpu: c, expect: .any))
+        case 24:
+            // GICv3 CPU system registers through the VMM (KVM's CPU_SYSREGS).
+            let c = vmmCPU()
+            let regs: [CPUInterfaceRegister] = [.pmr, .bpr0, .bpr1, .ctlr, .sre, .igrpen0, .igrpen1, .ap0r0, .ap0r1,
+                                                .ap0r2, .ap0r3, .ap1r0, .ap1r1, .ap1r2, .ap1r3, .iar1]
+            let r = regs[input.below(regs.count)]
+            let b = input.u8()
+            if b & 1 != 0 {
+                vmmCall("vmm read \(r.name) of vCPU \(c)") { g throws(VGICError) in _ = try g.vmmReadSystemRegister(vcpu: c, r) }
+            } else {
+                var v = value(.bits64)
+                if r == .ctlr && b & 2 != 0 {
+                    // Mostly a CTLR that describes this CPU interface (else refused).
+                    v = UInt64(machine.priorityBits - 1) << ICCCTLR.priBitsShift | ICCCTLR.a3v | v & 3
+                }
+                vmmCall("vmm write \(r.name) of vCPU \(c) \(hex(v))") { g throws(VGICError) in
+                    try g.vmmWriteSystemRegister(vcpu: c, r, v)
+                }
+            }
+        case 25:
+            // Line levels through the VMM (KVM's LEVEL_INFO).
+            let c = vmmCPU()
+            let b = input.u8()
+            let first = UInt32(b & 0x7F) % UInt32(machine.irqs / 32 + 1) * 32 + (b & 0x80 != 0 ? UInt32(input.u8() & 31) : 0)
+            if input.bool() {
+                vmmCall("vmm read line levels from INTID \(first) of vCPU \(c)") { g throws(VGICError) in
+                    _ = try g.vmmLineLevels(vcpu: c, firstINTID: first)
+                }
+            } else {
+                let bits = UInt32(truncatingIfNeeded: value(.bits32))
+                let accepted = vmmCall("vmm set line levels from INTID \(first) of vCPU \(c) to \(hex(UInt64(bits)))") {
+                    g throws(VGICError) in try g.vmmSetLineLevels(vcpu: c, firstINTID: first, bits)
+                }
+                if accepted {
+                    // The lines alone: no edge, no latch, whatever the configuration.
+                    for n in 0..<UInt32(32) {
+                        let intid = first + n
+                        guard intid >= 16 && intid < oracle.intidLimit else { continue }
+                        oracle.setLine(oracle.index(intid, vcpu: c), bits & (1 << n) != 0 ? 1 : 0)
+                    }
+                    let g = vgic
+                    oracle.afterStep { g.irqs[$0].edge }
+                }
+            }
         case 22:
             let b = input.u8()
             if b & 3 == 0 {
@@ -395,6 +450,33 @@ struct GuestFuzz {
         default:
             step(.exit(cpu: cpu()))
         }
+    }
+
+    /// A VMM request the scenario language has no statement for, made on
+    /// the vGIC directly with every vCPU out of the guest (as the API
+    /// requires). A refusal must leave the vGIC as it was. Returns whether
+    /// the vGIC accepted it.
+    @discardableResult
+    mutating func vmmCall(_ what: String, _ body: (VGIC<ModelPlatform>) throws(VGICError) -> Void) -> Bool {
+        for c in 0..<machine.vcpus { step(.exit(cpu: c)) }
+        let g = vgic
+        let before: VGICSnapshot
+        do {
+            before = try g.snapshotState()
+        } catch {
+            fail("every vCPU is out, yet the vGIC refuses a snapshot: \(error.message)")
+        }
+        var accepted = true
+        do {
+            try body(g)
+            lines.append("# \(what) (VMM API)")
+        } catch {
+            accepted = false
+            lines.append("# \(what) (VMM API): refused: \(error.message)")
+            if (try? g.snapshotState()) != before { fail("a refused VMM request changed the vGIC: \(what)") }
+        }
+        checkInvariants()
+        return accepted
     }
 
     // MARK: Set-up and drain
@@ -509,7 +591,7 @@ struct GuestFuzz {
             }
         }
         checkInvariants()
-        if let problem = undelivered() { fail("after the drain ending at line \(statements.count + 1): \(problem)") }
+        if let problem = undelivered() { fail("after the drain ending at line \(lines.count + 1): \(problem)") }
     }
 
     /// The guest reads one ISACTIVER word and clears the active states it
