@@ -119,4 +119,5 @@ clean:
 
 include hypervisor.mk
 include conformance.mk
+include difftest.mk
 include fuzz.mk

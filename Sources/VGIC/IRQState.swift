@@ -55,6 +55,12 @@ struct IRQState {
     /// register held the interrupt: that change is the later one, and sync
     /// keeps it over what the list register shows.
     var activeOverridden = false
+    /// The guest acknowledged it (seen at sync) and nothing has deactivated
+    /// it since: its priority may still be in the vCPU's active priorities,
+    /// so it is what an EOI the hardware could not match to a list register
+    /// can have deactivated. An interrupt made active by a register write is
+    /// not: the guest never took it, and its EOIs are for something else.
+    var acknowledged = false
 
     @inline(__always)
     func pending(v2SGIs: Bool) -> Bool {

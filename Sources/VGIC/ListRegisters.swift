@@ -223,10 +223,16 @@ extension VGIC {
                 } else {
                     irqs[i].pendingLatch = false
                 }
-                if !irqs[i].activeOverridden { irqs[i].active = true }
+                if !irqs[i].activeOverridden {
+                    irqs[i].active = true
+                    irqs[i].acknowledged = true
+                }
             }
             if deactivated {
-                if !irqs[i].activeOverridden { irqs[i].active = false }
+                if !irqs[i].activeOverridden {
+                    irqs[i].active = false
+                    irqs[i].acknowledged = false
+                }
                 if slot.hw && irqs[i].hw && irqs[i].physicalINTID == slot.physicalINTID {
                     // The guest's deactivation deactivated the physical twin.
                     irqs[i].physicalActiveHeld = false
@@ -250,26 +256,18 @@ extension VGIC {
         vcpus[v].lrsUsed = 0
 
         // EOIs the hardware could not match to a list register: in EOImode 0
-        // each one deactivated the highest-priority interrupt that is active
-        // here without a list register (the one its priority drop belonged to).
+        // each one dropped the highest active priority and deactivated the
+        // interrupt the guest acknowledged at it -- the highest-priority
+        // interrupt acknowledged here and still active without a list
+        // register. Interrupts made active by register writes are not
+        // candidates (an EOI there would deactivate one the guest never
+        // took); only when no acknowledged one is left (a state restored
+        // through the register interface, which cannot say what was
+        // acknowledged) does any active interrupt stand in.
         while eoiCount > 0 {
             eoiCount -= 1
-            var best = Int32(-1)
-            var bestKey = UInt32.max
-            var j = vcpus[v].apHead
-            while j >= 0 {
-                let s = irqs[Int(j)]
-                if s.active {
-                    var isRepresented = false
-                    for r in 0..<represented where representedScratch[r] == j { isRepresented = true }
-                    let key = UInt32(s.priority) << 10 | s.intid
-                    if !isRepresented && key < bestKey {
-                        best = j
-                        bestKey = key
-                    }
-                }
-                j = s.apNext
-            }
+            var best = unmatchedEOITarget(v, represented: represented, acknowledgedOnly: true)
+            if best < 0 { best = unmatchedEOITarget(v, represented: represented, acknowledgedOnly: false) }
             guard best >= 0 else { break }
             deactivate(Int(best))
         }
@@ -297,6 +295,29 @@ extension VGIC {
         }
     }
 
+    /// The highest-priority interrupt on vCPU `v`'s list that is active, not
+    /// among the first `represented` entries of `representedScratch`, and
+    /// (with `acknowledgedOnly`) acknowledged by the guest; -1 if none.
+    func unmatchedEOITarget(_ v: Int, represented: Int, acknowledgedOnly: Bool) -> Int32 {
+        var best = Int32(-1)
+        var bestKey = UInt32.max
+        var j = vcpus[v].apHead
+        while j >= 0 {
+            let s = irqs[Int(j)]
+            if s.active && (s.acknowledged || !acknowledgedOnly) {
+                var isRepresented = false
+                for r in 0..<represented where representedScratch[r] == j { isRepresented = true }
+                let key = UInt32(s.priority) << 10 | s.intid
+                if !isRepresented && key < bestKey {
+                    best = j
+                    bestKey = key
+                }
+            }
+            j = s.apNext
+        }
+        return best
+    }
+
     /// The vGIC holds a mapped interrupt's physical twin active only while the
     /// virtual interrupt is pending or active: once it is neither (the line
     /// dropped, the guest cleared it), the twin is released so that the device
@@ -315,6 +336,7 @@ extension VGIC {
     /// emulated DIR): the virtual active state, and the physical twin's.
     func deactivate(_ i: Int) {
         irqs[i].active = false
+        irqs[i].acknowledged = false
         if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
         if version == .v2 && irqs[i].intid < 16 { irqs[i].activeSource = 0 }
         if irqs[i].hw && irqs[i].physicalActiveHeld {

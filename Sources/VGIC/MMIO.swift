@@ -356,6 +356,7 @@ extension VGIC {
         case .clearActive:
             guard field != 0 else { return }
             irqs[i].active = false
+            irqs[i].acknowledged = false
             if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
             if irqs[i].hw && accessor == .guest { releasePhysicalActive(i) }
             queue(i)

@@ -14,7 +14,9 @@ import GICArchitecture
 //            record count u32
 //            per IRQ: owner u16 (vCPU for private INTIDs, 0xFFFF for SPIs),
 //                     INTID u16, flags u8 (0 enabled, 1 pending latch,
-//                     2 line level, 3 active, 4 edge, 5 group 1), priority u8,
+//                     2 line level, 3 active, 4 edge, 5 group 1,
+//                     6 acknowledged: in the guest's handler on the active-on
+//                     vCPU), priority u8,
 //                     targets u8, SGI sources u8, active source u8, route u64,
 //                     active-on vCPU u16 (0xFFFF: none)
 //
@@ -64,6 +66,7 @@ public enum SnapshotProblem: UInt8, Equatable, Sendable {
     case activeOnNonexistentVCPU
     case privateActiveOnAnotherVCPU
     case activeWithoutVCPU
+    case acknowledgedWithoutVCPU
 
     /// One line naming what is wrong.
     public var message: StaticString {
@@ -101,6 +104,7 @@ public enum SnapshotProblem: UInt8, Equatable, Sendable {
         case .routeOnNonGICv3SPI: "IROUTER value on an interrupt that has none (not a GICv3 SPI)"
         case .reservedRouteBits: "IROUTER value with reserved bits set"
         case .activeOnInactiveInterrupt: "active-on vCPU given for an interrupt that is not active"
+        case .acknowledgedWithoutVCPU: "acknowledged interrupt that is not active on a vCPU"
         case .activeOnNonexistentVCPU: "active interrupt on a vCPU that does not exist"
         case .privateActiveOnAnotherVCPU: "private interrupt active on another vCPU"
         case .activeWithoutVCPU: "active interrupt routed to a vCPU but active on none"
@@ -146,6 +150,8 @@ public struct InterruptSnapshot: Equatable, Sendable {
     public var route: UInt64 = 0
     /// vCPU the interrupt is active on; -1 when none.
     public var activeOn: Int = -1
+    /// The guest on `activeOn` acknowledged it and has not deactivated it.
+    public var acknowledged = false
 
     public init(owner: Int, intid: UInt32) {
         self.owner = owner
@@ -242,6 +248,7 @@ public struct VGICSnapshot: Equatable, Sendable {
             if s.active { f |= 8 }
             if s.edge { f |= 16 }
             if s.group1 { f |= 32 }
+            if s.acknowledged { f |= 64 }
             w.u8(f)
             w.u8(s.priority)
             w.u8(s.targets)
@@ -326,13 +333,14 @@ public struct VGICSnapshot: Equatable, Sendable {
             guard owner == expectedOwner, intid == expectedINTID else { throw .invalidSnapshot(.recordOutOfOrder) }
             var s = InterruptSnapshot(owner: owner, intid: intid)
             let f = try r.u8()
-            guard f & ~63 == 0 else { throw .invalidSnapshot(.reservedInterruptBits) }
+            guard f & ~127 == 0 else { throw .invalidSnapshot(.reservedInterruptBits) }
             s.enabled = f & 1 != 0
             s.pendingLatch = f & 2 != 0
             s.lineLevel = f & 4 != 0
             s.active = f & 8 != 0
             s.edge = f & 16 != 0
             s.group1 = f & 32 != 0
+            s.acknowledged = f & 64 != 0
             s.priority = try r.u8()
             s.targets = try r.u8()
             s.sgiSources = try r.u8()
@@ -361,6 +369,7 @@ public struct VGICSnapshot: Equatable, Sendable {
             if s.targets & ~cpuMask != 0 { throw .invalidSnapshot(.targetsBeyondVCPUs) }
             if !v3SPI && s.route != 0 { throw .invalidSnapshot(.routeOnNonGICv3SPI) }
             if s.route & ~routeMask != 0 { throw .invalidSnapshot(.reservedRouteBits) }
+            if s.acknowledged && s.activeOn < 0 { throw .invalidSnapshot(.acknowledgedWithoutVCPU) }
             if s.activeOn >= 0 {
                 guard s.active else { throw .invalidSnapshot(.activeOnInactiveInterrupt) }
                 guard s.activeOn < vcpuCount else { throw .invalidSnapshot(.activeOnNonexistentVCPU) }
@@ -445,6 +454,7 @@ extension VGIC {
             r.activeSource = s.activeSource
             r.route = s.route
             r.activeOn = s.active && s.apOwner >= 0 ? Int(s.apOwner) : -1
+            r.acknowledged = r.activeOn >= 0 && s.acknowledged
             records.append(r)
         }
         var snap = VGICSnapshot(configuration: configuration, vcpus: cpus, interrupts: records)
@@ -527,6 +537,7 @@ extension VGIC {
             s.sgiSources = r.sgiSources
             s.activeSource = r.activeSource
             s.route = r.route
+            s.acknowledged = r.acknowledged
             // Hardware mappings are the VMM's, not the snapshot's.
             s.hw = irqs[i].hw
             s.physicalINTID = irqs[i].physicalINTID

@@ -193,6 +193,13 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         if vcpus[vcpu].inGuest { throw .vcpuRunning(vcpu) }
         vcpus[vcpu].vmcr = resetVMCR
         for r in 0..<8 { aprs[vcpu * 8 + r] = 0 }
+        // Its active priorities are gone: what it acknowledged stays active
+        // (the distributor's state) but no EOI of its can end it.
+        var j = vcpus[vcpu].apHead
+        while j >= 0 {
+            irqs[Int(j)].acknowledged = false
+            j = irqs[Int(j)].apNext
+        }
         vcpus[vcpu].cpuInterfaceDirty = true
     }
 

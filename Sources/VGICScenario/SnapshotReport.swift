@@ -109,6 +109,7 @@ public enum SnapshotReport {
         if s.active != r.active || s.activeOn != r.activeOn {
             d.append(s.active ? (s.activeOn >= 0 ? "active on vCPU \(s.activeOn)" : "active (on no vCPU)") : "inactive")
         }
+        if s.acknowledged != r.acknowledged { d.append(s.acknowledged ? "acknowledged" : "not acknowledged") }
         if s.activeSource != r.activeSource { d.append("active source vCPU \(s.activeSource)") }
         if s.edge != r.edge { d.append(s.edge ? "edge-triggered" : "level-sensitive") }
         if s.group1 != r.group1 { d.append("group \(s.group1 ? 1 : 0)") }

@@ -136,7 +136,7 @@ struct SnapshotTests {
         #expect(Self.problem(Self.edited(bytes) { $0[at(3, 2)] = 4 }) == .recordOutOfOrder)
         #expect(Self.problem(Self.edited(bytes) { $0[at(40, 0)] = 0 }) == .recordOutOfOrder)
         // Flags.
-        #expect(Self.problem(Self.edited(bytes) { $0[at(64, 4)] |= 0x40 }) == .reservedInterruptBits)
+        #expect(Self.problem(Self.edited(bytes) { $0[at(64, 4)] |= 0x80 }) == .reservedInterruptBits)
         #expect(Self.problem(Self.edited(bytes) { $0[at(2, 4)] &= ~0x10 }) == .sgiNotEdgeTriggered)
         #expect(Self.problem(Self.edited(bytes) { $0[at(20, 4)] |= 0x10 }) == .ppiNotLevelSensitive)
         #expect(Self.problem(Self.edited(bytes) { $0[at(2, 4)] |= 0x04 }) == .lineLevelOnSGI)
