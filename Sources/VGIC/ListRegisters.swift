@@ -264,6 +264,15 @@ extension VGIC {
         // took); only when no acknowledged one is left (a state restored
         // through the register interface, which cannot say what was
         // acknowledged) does any active interrupt stand in.
+        //
+        // With EOImode 1 throughout the run an EOI only drops a priority
+        // (QEMU's virtual interface counts it anyway when no list register
+        // matches) and every deactivation is a DIR, which the vGIC traps
+        // whenever a list register could be missing: the count says nothing.
+        let splitAtEntry = vcpus[v].vmcr.eoiMode
+        vcpus[v].vmcr = version == .v3 ? VMCR(v3: platform.readVMCR(cpu: cpu))
+            : VMCR(v2: UInt32(truncatingIfNeeded: platform.readVMCR(cpu: cpu)))
+        if splitAtEntry && vcpus[v].vmcr.eoiMode { eoiCount = 0 }
         while eoiCount > 0 {
             eoiCount -= 1
             var best = unmatchedEOITarget(v, represented: represented, acknowledgedOnly: true)
@@ -272,8 +281,6 @@ extension VGIC {
             deactivate(Int(best))
         }
 
-        vcpus[v].vmcr = version == .v3 ? VMCR(v3: platform.readVMCR(cpu: cpu))
-            : VMCR(v2: UInt32(truncatingIfNeeded: platform.readVMCR(cpu: cpu)))
         for r in 0..<apRegisters {
             aprs[v * 8 + r] = platform.readAPR(cpu: cpu, group: 0, index: r)
             if version == .v3 { aprs[v * 8 + 4 + r] = platform.readAPR(cpu: cpu, group: 1, index: r) }

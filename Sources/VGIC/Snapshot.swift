@@ -369,7 +369,6 @@ public struct VGICSnapshot: Equatable, Sendable {
             if s.targets & ~cpuMask != 0 { throw .invalidSnapshot(.targetsBeyondVCPUs) }
             if !v3SPI && s.route != 0 { throw .invalidSnapshot(.routeOnNonGICv3SPI) }
             if s.route & ~routeMask != 0 { throw .invalidSnapshot(.reservedRouteBits) }
-            if s.acknowledged && s.activeOn < 0 { throw .invalidSnapshot(.acknowledgedWithoutVCPU) }
             if s.activeOn >= 0 {
                 guard s.active else { throw .invalidSnapshot(.activeOnInactiveInterrupt) }
                 guard s.activeOn < vcpuCount else { throw .invalidSnapshot(.activeOnNonexistentVCPU) }
@@ -379,6 +378,7 @@ public struct VGICSnapshot: Equatable, Sendable {
                 // active on; only one routed nowhere can be on none.
                 throw .invalidSnapshot(.activeWithoutVCPU)
             }
+            if s.acknowledged && s.activeOn < 0 { throw .invalidSnapshot(.acknowledgedWithoutVCPU) }
             interrupts.append(s)
         }
         guard r.at == bytes.count else { throw .invalidSnapshot(.trailingBytes) }

@@ -76,6 +76,68 @@ struct FlushSyncTests {
         #expect(g.isPending(g.spiIndex(41)))
     }
 
+    /// Found by the differential fuzzer (Guests/difftest, regression
+    /// `eoicount-acknowledged`): an EOI with no list register to match was
+    /// charged to a higher-priority interrupt the guest had only made active
+    /// through ISACTIVER, leaving the acknowledged one active.
+    @Test func eoiCountIsChargedToTheAcknowledgedInterruptNotOneSetActive() throws {
+        let (g, p) = try makeV3(lrs: 1)
+        g.setUp(40, edge: true, priority: 0x80)
+        g.setUp(41, edge: true, priority: 0x40)
+        g.setUp(42, edge: true, priority: 0x20)
+        try g.pulse(40)
+        g.vcpuEnter(0)
+        p.setState(0, 0, .active)  // 40 acknowledged
+        g.vcpuExit(0)
+        #expect(g.irqs[g.spiIndex(40)].acknowledged)
+        // The guest sets 41 active and makes 42 pending (not acknowledged).
+        g.guestMMIOWrite(vcpu: 0, region: .distributor, offset: GICD.isactiver + 4, width: 4, value: 1 << 9)
+        try g.pulse(42)
+        #expect(!g.irqs[g.spiIndex(41)].acknowledged)
+        g.vcpuEnter(0)
+        #expect(p.lr(0, 0).vINTID == 42, "the pending interrupt has the only list register")
+        // The guest EOIs 40: no list register holds it (EOIcount).
+        var hcr = HCR(rawValue: p.hcr[0])
+        hcr.eoiCount = 1
+        p.hcr[0] = hcr.rawValue
+        g.vcpuExit(0)
+        #expect(!g.irqs[g.spiIndex(40)].active, "the EOI ends the acknowledged interrupt")
+        #expect(g.irqs[g.spiIndex(41)].active, "not the higher-priority one set active by ISACTIVER")
+        // A snapshot carries the flag.
+        g.vcpuEnter(0)
+        p.setState(0, 0, .active)  // 42 acknowledged
+        g.vcpuExit(0)
+        let snap = try g.snapshotState()
+        #expect(snap.interrupts[g.spiIndex(42)].acknowledged && !snap.interrupts[g.spiIndex(41)].acknowledged)
+    }
+
+    /// Found by the differential fuzzer (regression `eoicount-eoimode1`):
+    /// QEMU's virtual CPU interface counts an EOIR with no matching list
+    /// register in EOImode 1 too, where it only drops a priority.
+    @Test func eoiCountInEOImode1DeactivatesNothing() throws {
+        let (g, p) = try makeV3(vcpus: 1, lrs: 1)
+        var vmcr = VMCR(v3: p.vmcr[0])
+        vmcr.eoiMode = true
+        p.setGuestVMCR(g, 0, vmcr)
+        g.setUp(40, edge: true, priority: 0x80)
+        g.setUp(41, edge: true, priority: 0x40)
+        try g.pulse(40)
+        g.vcpuEnter(0)
+        p.setState(0, 0, .active)  // 40 acknowledged
+        g.vcpuExit(0)
+        try g.pulse(41)
+        g.vcpuEnter(0)
+        #expect(p.lr(0, 0).vINTID == 41, "40 has no list register")
+        #expect(HCR(rawValue: p.hcr[0]).has(HCR.tdir), "with 40 active and not listed, DIR traps")
+        var hcr = HCR(rawValue: p.hcr[0])
+        hcr.eoiCount = 1  // the guest's EOIR of 40: a priority drop
+        p.hcr[0] = hcr.rawValue
+        g.vcpuExit(0)
+        #expect(g.irqs[g.spiIndex(40)].active, "still active until its DIR")
+        g.guestSystemRegisterWrite(vcpu: 0, .dir, 40)
+        #expect(!g.irqs[g.spiIndex(40)].active)
+    }
+
     @Test func newEdgeWhileInListRegisterIsNotLostWhenTheGuestAcks() throws {
         let (g, p) = try makeV3()
         g.setUp(40, edge: true)

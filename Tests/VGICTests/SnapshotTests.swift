@@ -152,8 +152,16 @@ struct SnapshotTests {
         #expect(Self.problem(Self.edited(bytes) { $0[at(spi40, 4)] &= ~0x08 }) == .activeOnInactiveInterrupt)
         #expect(Self.problem(Self.edited(bytes) { $0[at(spi40, 17)] = 0xFF; $0[at(spi40, 18)] = 0xFF })
                 == .activeWithoutVCPU)
-        // Routed nowhere (Aff0 = 0x20), active nowhere: a state the vGIC can be in.
+        // SPI 40 was acknowledged: the flag needs the vCPU it is active on.
         #expect(Self.problem(Self.edited(bytes) {
+            $0[at(spi40, 9)] = 0x20
+            $0[at(spi40, 17)] = 0xFF
+            $0[at(spi40, 18)] = 0xFF
+        }) == .acknowledgedWithoutVCPU)
+        // Routed nowhere (Aff0 = 0x20), active nowhere, not acknowledged: a
+        // state the vGIC can be in.
+        #expect(Self.problem(Self.edited(bytes) {
+            $0[at(spi40, 4)] &= ~0x40
             $0[at(spi40, 9)] = 0x20
             $0[at(spi40, 17)] = 0xFF
             $0[at(spi40, 18)] = 0xFF
