@@ -53,6 +53,11 @@ public enum GICR {
     public static let pendbaser: UInt32 = 0x0078
     public static let pidr2: UInt32 = 0xFFE8
 
+    /// GICR_CTLR.CES: software may clear EnableLPIs once set (read-only).
+    public static let ctlrCES: UInt32 = 1 << 1
+    /// GICR_CTLR.RWP: a write to GICR_ICENABLER0 (or GICR_CTLR) is in progress.
+    public static let ctlrRWP: UInt32 = 1 << 3
+
     /// GICR_TYPER fields.
     public static let typerLast: UInt64 = 1 << 4
     public static let typerProcessorNumberShift: UInt64 = 8

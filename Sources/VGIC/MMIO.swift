@@ -112,8 +112,13 @@ extension VGIC {
     func registerAccess(_ kind: RegisterKind, offset: UInt32, width: Int, owner: Int, requester: Int, write: Bool,
                         value: UInt64, accessor: Accessor) -> UInt64 {
         switch kind {
-        case .raz, .redistributorControl:
+        case .raz:
             return 0
+        case .redistributorControl:
+            // No LPIs: EnableLPIs RES0, nothing ever in progress (RWP, UWP 0).
+            // CES reads 1, as on QEMU's GICv3 and KVM's (revision 3): a
+            // guest may compare it (the differential fuzzer did).
+            return UInt64(GICR.ctlrCES)
         case .distributorControl:
             if write {
                 let g0 = value & UInt64(GICD.ctlrEnableGrp0) != 0

@@ -154,6 +154,14 @@ final class Run {
         return gicd + UInt(offset) + UInt(p.intid / 32) * 4
     }
 
+    /// The bits of `p`'s 32-interrupt bank that the run uses.
+    func universeMask(_ p: Pick) -> UInt32 {
+        if p.isPrivate { return 0x003F_FFFF | 1 << 27 | 1 << 30 }
+        var m: UInt32 = 0
+        for b in spiBlocks where b / 32 == p.intid / 32 { m |= 0xFFFF << (b % 32) }
+        return m
+    }
+
     /// Is `p` in a handler somewhere (acknowledged and not yet deactivated)?
     func inHandler(_ p: Pick) -> Bool {
         for c in 0..<vcpus {
@@ -170,7 +178,7 @@ final class Run {
 
     func waitRWP(_ p: Pick) {
         if p.isPrivate {
-            while rd32(rdBase(p.cpu) + UInt(GICR.ctlr)) & (1 << 3) != 0 {}
+            while rd32(rdBase(p.cpu) + UInt(GICR.ctlr)) & GICR.ctlrRWP != 0 {}
         } else {
             while rd32(gicd + UInt(GICD.ctlr)) & GICD.ctlrRWP != 0 {}
         }
@@ -236,30 +244,43 @@ final class Run {
     /// Set or clear enable, pending or active for one interrupt.
     func stateWrite(_ roll: Int) {
         let p = pickInterrupt()
-        let b = UInt32(1) << (p.intid % 32)
+        var b = UInt32(1) << (p.intid % 32)
+        // A third of the writes set or clear several interrupts of the bank
+        // at once (the run's interrupts only; other bits stay zero).
+        if chance(33) {
+            b = UInt32(truncatingIfNeeded: next()) & universeMask(p)
+            if roll >= 51 {
+                for k in 0..<UInt32(32) where b & (1 << k) != 0 {
+                    let q = Pick(intid: p.intid & ~31 | k, cpu: p.cpu)
+                    if inHandler(q) { b &= ~(1 << k) }
+                }
+            }
+            if b == 0 { return read() }
+        }
+        let what: UInt64 = b == 1 << (p.intid % 32) ? UInt64(p.intid) : UInt64(p.intid & ~31) << 32 | UInt64(b)
         switch roll {
         case 25..<32:
             wr32(bitRegister(GICD.isenabler, p), b)
-            log(p.cpu, "ISENABLER", UInt64(p.intid))
+            log(p.cpu, "ISENABLER", what)
         case 32..<35:
             wr32(bitRegister(GICD.icenabler, p), b)
             waitRWP(p)
-            log(p.cpu, "ICENABLER", UInt64(p.intid))
+            log(p.cpu, "ICENABLER", what)
         case 35..<43:
             wr32(bitRegister(GICD.ispendr, p), b)
-            log(p.cpu, "ISPENDR", UInt64(p.intid))
+            log(p.cpu, "ISPENDR", what)
         case 43..<47:
             wr32(bitRegister(GICD.icpendr, p), b)
-            log(p.cpu, "ICPENDR", UInt64(p.intid))
+            log(p.cpu, "ICPENDR", what)
         case 47..<51:
             wr32(bitRegister(GICD.isactiver, p), b)
-            log(p.cpu, "ISACTIVER", UInt64(p.intid))
+            log(p.cpu, "ISACTIVER", what)
         default:
             // Deactivating an interrupt a handler still owns would leave its
             // EOI without an active interrupt: not in a defined sequence.
             if inHandler(p) { return read() }
             wr32(bitRegister(GICD.icactiver, p), b)
-            log(p.cpu, "ICACTIVER", UInt64(p.intid))
+            log(p.cpu, "ICACTIVER", what)
         }
     }
 
@@ -270,6 +291,14 @@ final class Run {
         if what != 3 && what != 4 && inHandler(p) { return read() }
         let base = p.isPrivate ? sgiBase(p.cpu) : gicd
         switch what {
+        case 0 where !p.isPrivate || p.intid < 20:
+            // Four priority fields at once, none of them in a handler.
+            let first = p.intid & ~3
+            for k in first..<first + 4 where inHandler(Pick(intid: k, cpu: p.cpu)) { return read() }
+            let m = UInt32(priorityMask)
+            let v = UInt32(truncatingIfNeeded: next()) & (m | m << 8 | m << 16 | m << 24)
+            wr32(base + UInt(GICD.ipriorityr) + UInt(first), v)
+            log(p.cpu, "IPRIORITYR word", UInt64(first) << 32 | UInt64(v))
         case 0, 1:
             let prio = UInt8(truncatingIfNeeded: next()) & priorityMask
             cf_mmio_write8(base + UInt(GICD.ipriorityr) + UInt(p.intid), prio)
@@ -294,9 +323,15 @@ final class Run {
             }
         case 3:
             if p.isPrivate { return read() }
-            // A vCPU there is, or one past the last (routed nowhere).
+            // A vCPU there is, or one past the last (routed nowhere); a
+            // 32-bit or a 64-bit access.
             let target = below(vcpus + 1)
-            wr32(gicd + UInt(GICD.irouter) + 8 * UInt(p.intid), UInt32(mpidrOf(target)))
+            let a = gicd + UInt(GICD.irouter) + 8 * UInt(p.intid)
+            if chance(50) {
+                wr32(a, UInt32(mpidrOf(target)))
+            } else {
+                cf_mmio_write64(a, mpidrOf(target))
+            }
             log(0, "IROUTER", UInt64(p.intid) << 8 | UInt64(target))
         default:
             let v = GICD.ctlrARE | UInt32(below(4))
@@ -404,8 +439,27 @@ final class Run {
             let a = base + UInt(GICD.ipriorityr) + UInt(p.intid & ~3)
             log(c, "IPRIORITYR", UInt64(p.intid), UInt64(rd32(a)))
         case 9:
-            if p.isPrivate { return cpuRead(c, below(10)) }
-            log(0, "IROUTER", UInt64(p.intid), UInt64(rd32(gicd + UInt(GICD.irouter) + 8 * UInt(p.intid))))
+            if p.isPrivate {
+                // The distributor's banked words are RAZ/WI with affinity
+                // routing: a write must change nothing, a read gives 0.
+                let reg = [GICD.isenabler, GICD.ispendr, GICD.isactiver, GICD.icenabler, GICD.icpendr,
+                           GICD.icactiver, GICD.igroupr, GICD.ipriorityr][below(8)]
+                if chance(50) { wr32(gicd + UInt(reg), UInt32(truncatingIfNeeded: next())) }
+                log(0, "GICD banked word", UInt64(reg), UInt64(rd32(gicd + UInt(reg))))
+                return
+            }
+            let a = gicd + UInt(GICD.irouter) + 8 * UInt(p.intid)
+            if chance(50) {
+                log(0, "IROUTER", UInt64(p.intid), UInt64(rd32(a)))
+            } else {
+                log(0, "IROUTER64", UInt64(p.intid), cf_mmio_read64(a))
+            }
+        case 10:
+            let base = p.isPrivate ? sgiBase(c) : gicd
+            log(c, "IPRIORITYR byte", UInt64(p.intid),
+                UInt64(cf_mmio_read8(base + UInt(GICD.ipriorityr) + UInt(p.intid))))
+        case 11:
+            log(c, "GICR_CTLR", 0, UInt64(rd32(rdBase(c) + UInt(GICR.ctlr))))
         default:
             cpuRead(below(vcpus), below(10))
         }
@@ -481,7 +535,7 @@ final class Run {
             _ = runOn(c, .writeIGRPEN1, 1)
             let s = sgiBase(c)
             wr32(s + UInt(GICD.icenabler), 0xFFFF_FFFF)
-            while rd32(rdBase(c) + UInt(GICR.ctlr)) & (1 << 3) != 0 {}
+            while rd32(rdBase(c) + UInt(GICR.ctlr)) & GICR.ctlrRWP != 0 {}
             wr32(s + UInt(GICD.icpendr), 0xFFFF_FFFF)
             wr32(s + UInt(GICD.icactiver), 0xFFFF_FFFF)
             wr32(s + UInt(GICD.igroupr), 0xFFFF_FFFF)
