@@ -77,7 +77,7 @@ difftest-regressions: difftest-build
 	grep -v '^#' Guests/difftest/regressions | while read name n seed steps; do \
 	  [ -n "$$name" ] || continue; \
 	  $(MAKE) --no-print-directory -s -f $(firstword $(MAKEFILE_LIST)) diff-one SMP=$$n \
-	    FIRST=$$seed SEEDS=1 STEPS=$$steps NAME=$$name || exit 1; \
+	    FIRST=$$seed SEEDS=1 STEPS=$$steps NAME=$$name < /dev/null || exit 1; \
 	done || fail=1; \
 	if [ $$fail -ne 0 ]; then echo "difftest-regressions: FAIL"; exit 1; fi; echo "difftest-regressions: OK"
 

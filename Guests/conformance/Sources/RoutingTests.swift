@@ -126,6 +126,17 @@ func sgiTests() {
         cf_write_eoir0(UInt64(g0))
         cf_isb()
     }
+    // With GICD_CTLR.DS == 1, ICC_SGI1R_EL1 generates an SGI whichever
+    // group its target has it in (the one Security state is treated as
+    // Secure: a Group 1 request may raise a Group 0 SGI), as KVM's vGIC
+    // does. The differential fuzzer found QEMU's GIC does not.
+    cf_dsb()
+    cf_write_sgi1r(SGIRequest(intid: 11, targetList: 1).rawValue)
+    cf_isb()
+    _ = spinUntil(us: mustHappenUs) { isPending(11) }
+    check(isPending(11), "ICC_SGI1R_EL1 raises an SGI configured as Group 0 (DS = 1)",
+          known: .qemu("with DS = 1 its ICC_SGI1R_EL1 forwards only SGIs configured as Group 1"))
+    wr32(sgiBase(0) + UInt(GICD.icpendr), 1 << 11)
     cf_write_igrpen0(0)
     wr32(sgiBase(0) + UInt(GICD.igroupr), 0xFFFF_FFFF)
     enableDistributor(grp0: false)
