@@ -12,33 +12,14 @@ import GuestSupport
 // reference log (QEMU's own GIC) and the hypervisor's log be compared line
 // by line.
 
-// MARK: The machine (QEMU virt: fixed addresses, the same with and without the hypervisor)
+// MARK: The machine (QEMU virt; the runtime's Layout.swift has the addresses)
 
-let gicd: UInt = 0x0800_0000
-let gicrFrames: UInt = 0x080A_0000
-
-/// The RD_base frame of vCPU `cpu`'s redistributor (frames are in vCPU order).
-@inline(__always) func rdBase(_ cpu: Int) -> UInt { gicrFrames + UInt(cpu) * UInt(GICR.frameSize) }
-/// The SGI_base frame of vCPU `cpu`'s redistributor.
-@inline(__always) func sgiBase(_ cpu: Int) -> UInt { rdBase(cpu) + UInt(GICR.sgiBase) }
-
-@inline(__always) func rd32(_ a: UInt) -> UInt32 { cf_mmio_read32(a) }
-@inline(__always) func wr32(_ a: UInt, _ v: UInt32) { cf_mmio_write32(a, v) }
 @inline(__always) func rd64(_ a: UInt) -> UInt64 { cf_mmio_read64(a) }
 @inline(__always) func wr64(_ a: UInt, _ v: UInt64) { cf_mmio_write64(a, v) }
 
 /// A distributor register of the bank that holds `intid` (1 bit per INTID).
 @inline(__always) func dReg(_ base: UInt32, _ intid: UInt32) -> UInt { gicd + UInt(base) + UInt(intid / 32) * 4 }
 @inline(__always) func bit(_ intid: UInt32) -> UInt32 { 1 << (intid % 32) }
-
-/// This vCPU's index: Aff0 + 16 × Aff1, as QEMU virt and the hypervisor number them.
-@inline(__always) func thisCPU() -> Int {
-    let m = cf_read_mpidr()
-    return Int(m & 0xFF) + 16 * Int((m >> 8) & 0xFF)
-}
-
-/// The MPIDR affinity of vCPU `i` (Aff0 = i % 16, Aff1 = i / 16).
-@inline(__always) func mpidrOf(_ i: Int) -> UInt64 { UInt64(i % 16) | UInt64(i / 16) << 8 }
 
 // MARK: Time
 

@@ -2,25 +2,10 @@ import ConformanceSupport
 import GICArchitecture
 import GuestSupport
 
-// The difftest guest's view of the machine: QEMU virt's fixed GIC addresses
-// (the same on QEMU's own GICv3 and under the hypervisor), the shared words
+// The difftest guest's machine (QEMU virt's fixed GIC addresses are the
+// runtime's, Guests/runtime/Sources/Layout.swift): the shared words
 // vCPU 0 uses to run CPU-interface operations on the other vCPUs, and the
 // one-line log format both runs print.
-
-let gicd: UInt = 0x0800_0000
-let gicrFrames: UInt = 0x080A_0000
-
-@inline(__always) func rdBase(_ cpu: Int) -> UInt { gicrFrames + UInt(cpu) * UInt(GICR.frameSize) }
-@inline(__always) func sgiBase(_ cpu: Int) -> UInt { rdBase(cpu) + UInt(GICR.sgiBase) }
-@inline(__always) func rd32(_ a: UInt) -> UInt32 { cf_mmio_read32(a) }
-@inline(__always) func wr32(_ a: UInt, _ v: UInt32) { cf_mmio_write32(a, v) }
-
-/// This vCPU's index: Aff0 + 16 × Aff1 (QEMU virt's and the hypervisor's numbering).
-@inline(__always) func thisCPU() -> Int {
-    let m = cf_read_mpidr()
-    return Int(m & 0xFF) + 16 * Int((m >> 8) & 0xFF)
-}
-@inline(__always) func mpidrOf(_ i: Int) -> UInt64 { UInt64(i % 16) | UInt64(i / 16) << 8 }
 
 /// Where `make difftest` puts the run's parameters (a QEMU loader device,
 /// the same address in both runs): the first seed, the number of seeds and
