@@ -24,7 +24,9 @@
 //   ignored. With EOImode 0 it deactivates the matching LR only if the LR's
 //   group (GICv3) and group priority match the priority dropped.
 // - EOIcount is incremented only when a write would have deactivated
-//   (EOIR with EOImode 0, DIR with EOImode 1) and no LR matches.
+//   (EOIR with EOImode 0, DIR with EOImode 1) and no LR matches. (QEMU's
+//   virtual interface also counts an unmatched EOIR in EOImode 1; the vGIC
+//   ignores the count while EOImode is 1, so it works with either.)
 // - preemptionBits is min(priorityBits, 7): BPR0 is at least 0, so at most 7
 //   group-priority bits exist (ICH_AP0R0..3 hold 128 levels).
 // - GICv2: the list registers carry 5 priority bits, so priorityBits is 5.
