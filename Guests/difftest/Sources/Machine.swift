@@ -74,6 +74,8 @@ enum CPUOp: UInt8 {
     case writeCTLR, readCTLR
     case sgi1r, sgi0r, asgi1r
     case bringUp
+    /// A distributor or redistributor write: address << 32 | value.
+    case write32, write8
 }
 
 /// One operation, after a read of GICD_CTLR: under the hypervisor that read
@@ -111,6 +113,8 @@ func perform(_ op: CPUOp, _ value: UInt64) -> UInt64 {
     case .sgi0r: cf_dsb(); cf_write_sgi0r(value)
     case .asgi1r: cf_dsb(); cf_write_asgi1r(value)
     case .bringUp: bringUpThisCPU()
+    case .write32: wr32(UInt(value >> 32), UInt32(truncatingIfNeeded: value))
+    case .write8: cf_mmio_write8(UInt(value >> 32), UInt8(truncatingIfNeeded: value))
     }
     cf_isb()
     return r
@@ -129,10 +133,11 @@ func bringUpThisCPU() {
 
 // MARK: The log
 
-/// One logged line: `D seed:step vCPU what = value`. Both runs print the
-/// same lines for the same seed when the GICs agree; difftest.sh compares
+/// One logged line: `D seed:step vCPU what(arg) [by vCPU] [= value]`. Both runs print the
+/// same lines for the same seed when the GICs agree; compare.sh compares
 /// the `D` lines.
-func logLine(_ seed: UInt64, _ step: Int, _ cpu: Int, _ what: StaticString, _ arg: UInt64, _ value: UInt64?) {
+func logLine(_ seed: UInt64, _ step: Int, _ cpu: Int, _ what: StaticString, _ arg: UInt64, _ value: UInt64?,
+             by actor: Int? = nil) {
     say {
         $0.s("D ")
         $0.dec(Int(seed))
@@ -145,6 +150,10 @@ func logLine(_ seed: UInt64, _ step: Int, _ cpu: Int, _ what: StaticString, _ ar
         $0.c(0x28)
         $0.hex(arg)
         $0.c(0x29)
+        if let a = actor, a != cpu {
+            $0.s(" by c")
+            $0.dec(a)
+        }
         if let v = value {
             $0.s(" = ")
             $0.hex(v)

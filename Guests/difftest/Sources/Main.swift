@@ -128,8 +128,17 @@ final class Run {
     func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
     func chance(_ percent: Int) -> Bool { below(100) < percent }
 
-    func log(_ cpu: Int, _ what: StaticString, _ arg: UInt64, _ value: UInt64? = nil) {
-        logLine(seed, step, cpu, what, arg, value)
+    func log(_ cpu: Int, _ what: StaticString, _ arg: UInt64, _ value: UInt64? = nil, by actor: Int? = nil) {
+        logLine(seed, step, cpu, what, arg, value, by: actor)
+    }
+
+    /// Who makes a distributor or redistributor write: mostly vCPU 0, now
+    /// and then another vCPU (the vGIC must then reach into the list
+    /// registers of a vCPU that is running).
+    func pickActor() -> Int { chance(30) ? below(vcpus) : 0 }
+
+    func put32(_ actor: Int, _ a: UInt, _ v: UInt32) {
+        _ = runOn(actor, .write32, UInt64(a) << 32 | UInt64(v))
     }
 
     // MARK: Picking an interrupt
@@ -257,30 +266,31 @@ final class Run {
             }
             if b == 0 { return read() }
         }
+        let actor = pickActor()
         let what: UInt64 = b == 1 << (p.intid % 32) ? UInt64(p.intid) : UInt64(p.intid & ~31) << 32 | UInt64(b)
         switch roll {
         case 25..<32:
-            wr32(bitRegister(GICD.isenabler, p), b)
-            log(p.cpu, "ISENABLER", what)
+            put32(actor, bitRegister(GICD.isenabler, p), b)
+            log(p.cpu, "ISENABLER", what, by: actor)
         case 32..<35:
-            wr32(bitRegister(GICD.icenabler, p), b)
+            put32(actor, bitRegister(GICD.icenabler, p), b)
             waitRWP(p)
-            log(p.cpu, "ICENABLER", what)
+            log(p.cpu, "ICENABLER", what, by: actor)
         case 35..<43:
-            wr32(bitRegister(GICD.ispendr, p), b)
-            log(p.cpu, "ISPENDR", what)
+            put32(actor, bitRegister(GICD.ispendr, p), b)
+            log(p.cpu, "ISPENDR", what, by: actor)
         case 43..<47:
-            wr32(bitRegister(GICD.icpendr, p), b)
-            log(p.cpu, "ICPENDR", what)
+            put32(actor, bitRegister(GICD.icpendr, p), b)
+            log(p.cpu, "ICPENDR", what, by: actor)
         case 47..<51:
-            wr32(bitRegister(GICD.isactiver, p), b)
-            log(p.cpu, "ISACTIVER", what)
+            put32(actor, bitRegister(GICD.isactiver, p), b)
+            log(p.cpu, "ISACTIVER", what, by: actor)
         default:
             // Deactivating an interrupt a handler still owns would leave its
             // EOI without an active interrupt: not in a defined sequence.
             if inHandler(p) { return read() }
-            wr32(bitRegister(GICD.icactiver, p), b)
-            log(p.cpu, "ICACTIVER", what)
+            put32(actor, bitRegister(GICD.icactiver, p), b)
+            log(p.cpu, "ICACTIVER", what, by: actor)
         }
     }
 
@@ -297,12 +307,14 @@ final class Run {
             for k in first..<first + 4 where inHandler(Pick(intid: k, cpu: p.cpu)) { return read() }
             let m = UInt32(priorityMask)
             let v = UInt32(truncatingIfNeeded: next()) & (m | m << 8 | m << 16 | m << 24)
-            wr32(base + UInt(GICD.ipriorityr) + UInt(first), v)
-            log(p.cpu, "IPRIORITYR word", UInt64(first) << 32 | UInt64(v))
+            let actor = pickActor()
+            put32(actor, base + UInt(GICD.ipriorityr) + UInt(first), v)
+            log(p.cpu, "IPRIORITYR word", UInt64(first) << 32 | UInt64(v), by: actor)
         case 0, 1:
             let prio = UInt8(truncatingIfNeeded: next()) & priorityMask
-            cf_mmio_write8(base + UInt(GICD.ipriorityr) + UInt(p.intid), prio)
-            log(p.cpu, "IPRIORITYR", UInt64(p.intid) << 8 | UInt64(prio))
+            let actor = pickActor()
+            _ = runOn(actor, .write8, UInt64(base + UInt(GICD.ipriorityr) + UInt(p.intid)) << 32 | UInt64(prio))
+            log(p.cpu, "IPRIORITYR", UInt64(p.intid) << 8 | UInt64(prio), by: actor)
         case 2:
             // Group or trigger: only while the interrupt is disabled.
             if enabled(p) { return read() }
