@@ -338,13 +338,15 @@ final class Run {
             // A vCPU there is, or one past the last (routed nowhere); a
             // 32-bit or a 64-bit access.
             let target = below(vcpus + 1)
+            var route = mpidrOf(target)
+            if chance(10) { route = 1 << 31 }  // IRM: any one participating vCPU
             let a = gicd + UInt(GICD.irouter) + 8 * UInt(p.intid)
             if chance(50) {
-                wr32(a, UInt32(mpidrOf(target)))
+                wr32(a, UInt32(route))
             } else {
-                cf_mmio_write64(a, mpidrOf(target))
+                cf_mmio_write64(a, route)
             }
-            log(0, "IROUTER", UInt64(p.intid) << 8 | UInt64(target))
+            log(0, "IROUTER", UInt64(p.intid) << 32 | route)
         default:
             let v = GICD.ctlrARE | UInt32(below(4))
             wr32(gicd + UInt(GICD.ctlr), v)
