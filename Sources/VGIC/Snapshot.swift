@@ -104,10 +104,10 @@ public enum SnapshotProblem: UInt8, Equatable, Sendable {
         case .routeOnNonGICv3SPI: "IROUTER value on an interrupt that has none (not a GICv3 SPI)"
         case .reservedRouteBits: "IROUTER value with reserved bits set"
         case .activeOnInactiveInterrupt: "active-on vCPU given for an interrupt that is not active"
-        case .acknowledgedWithoutVCPU: "acknowledged interrupt that is not active on a vCPU"
         case .activeOnNonexistentVCPU: "active interrupt on a vCPU that does not exist"
         case .privateActiveOnAnotherVCPU: "private interrupt active on another vCPU"
         case .activeWithoutVCPU: "active interrupt routed to a vCPU but active on none"
+        case .acknowledgedWithoutVCPU: "acknowledged interrupt that is not active on a vCPU"
         }
     }
 }

@@ -14,8 +14,8 @@ import GuestSupport
 
 // MARK: The machine (QEMU virt; the runtime's Layout.swift has the addresses)
 
-@inline(__always) func rd64(_ a: UInt) -> UInt64 { cf_mmio_read64(a) }
-@inline(__always) func wr64(_ a: UInt, _ v: UInt64) { cf_mmio_write64(a, v) }
+@inline(__always) func rd64(_ a: UInt) -> UInt64 { mmio_read64(a) }
+@inline(__always) func wr64(_ a: UInt, _ v: UInt64) { mmio_write64(a, v) }
 
 /// A distributor register of the bank that holds `intid` (1 bit per INTID).
 @inline(__always) func dReg(_ base: UInt32, _ intid: UInt32) -> UInt { gicd + UInt(base) + UInt(intid / 32) * 4 }
@@ -29,17 +29,17 @@ func ticks(us: UInt64) -> UInt64 { ticksPerMicrosecond * us }
 
 /// Spin until `done` or `us` microseconds pass; true if `done`.
 func spinUntil(us: UInt64, _ done: () -> Bool) -> Bool {
-    let deadline = cf_read_cntvct() + ticks(us: us)
+    let deadline = read_cntvct() + ticks(us: us)
     while !done() {
-        if cf_read_cntvct() > deadline { return done() }
+        if read_cntvct() > deadline { return done() }
     }
     return true
 }
 
 /// Let `us` microseconds pass (interrupts as they are).
 func delay(us: UInt64) {
-    let deadline = cf_read_cntvct() + ticks(us: us)
-    while cf_read_cntvct() < deadline {}
+    let deadline = read_cntvct() + ticks(us: us)
+    while read_cntvct() < deadline {}
 }
 
 /// How long to wait for something that must happen (generous: the host is
@@ -166,7 +166,7 @@ nonisolated(unsafe) var startTicks: UInt64 = 0
 
 /// A section heading, with the time since the start (a comment: not compared).
 func section(_ name: StaticString) {
-    let ms = (cf_read_cntvct() - startTicks) / ticks(us: 1000)
+    let ms = (read_cntvct() - startTicks) / ticks(us: 1000)
     say { $0.s("# "); $0.s(name); $0.s(" (at "); $0.dec(Int(ms)); $0.s(" ms)") }
 }
 
@@ -257,11 +257,11 @@ func guestIRQ(_ frame: UnsafeMutablePointer<UInt64>) {
     let depth = cf_add(slot(cpu, F.depth), 1)
     if depth > load(cpu, F.maxDepth) { store(cpu, F.maxDepth, depth) }
     while true {
-        let intid = UInt32(cf_read_iar1() & 0xFF_FFFF)
+        let intid = UInt32(read_icc_iar1() & 0xFF_FFFF)
         if intid >= 1020 { break }
         let n = Int(load(cpu, F.logCount))
         if n < F.logCapacity {
-            store(cpu, F.log + n, UInt64(intid) | depth << 16 | (cf_read_rpr() & 0xFF) << 24)
+            store(cpu, F.log + n, UInt64(intid) | depth << 16 | (read_icc_rpr() & 0xFF) << 24)
         }
         store(cpu, F.logCount, UInt64(n + 1))
         let hook = load(cpu, F.hook)
@@ -270,17 +270,17 @@ func guestIRQ(_ frame: UnsafeMutablePointer<UInt64>) {
             continue
         }
         if intid == virtualTimerPPI {
-            if cf_read_cntvct() < cf_read_cntv_cval() { _ = cf_add(slot(cpu, F.timerEarly), 1) }
+            if read_cntvct() < read_cntv_cval() { _ = cf_add(slot(cpu, F.timerEarly), 1) }
             // Mask the timer: its level drops before the EOI.
-            cf_write_cntv_ctl(cf_read_cntv_ctl() | 2)
-            cf_isb()
+            write_cntv_ctl(read_cntv_ctl() | 2)
+            guest_isb()
         } else if intid == 30 {
-            cf_write_cntp_ctl(cf_read_cntp_ctl() | 2)
-            cf_isb()
+            write_cntp_ctl(read_cntp_ctl() | 2)
+            guest_isb()
         }
-        cf_write_eoir1(UInt64(intid))
-        if load(cpu, F.eoiMode1) != 0 { cf_write_dir(UInt64(intid)) }
-        cf_isb()
+        write_icc_eoir1(UInt64(intid))
+        if load(cpu, F.eoiMode1) != 0 { write_icc_dir(UInt64(intid)) }
+        guest_isb()
     }
     _ = cf_add(slot(cpu, F.depth), UInt64(bitPattern: -1))
 }
@@ -314,18 +314,18 @@ func guestFault(_ frame: UnsafeMutablePointer<UInt64>) {
 func pollIAR1(us: UInt64 = mustHappenUs) -> UInt32 {
     var intid: UInt32 = 1023
     _ = spinUntil(us: us) {
-        intid = UInt32(cf_read_iar1() & 0xFF_FFFF)
+        intid = UInt32(read_icc_iar1() & 0xFF_FFFF)
         return intid < 1020
     }
     return intid
 }
 
 /// IAR1 now, without waiting.
-func iar1Now() -> UInt32 { UInt32(cf_read_iar1() & 0xFF_FFFF) }
+func iar1Now() -> UInt32 { UInt32(read_icc_iar1() & 0xFF_FFFF) }
 
 func eoi1(_ intid: UInt32) {
-    cf_write_eoir1(UInt64(intid))
-    cf_isb()
+    write_icc_eoir1(UInt64(intid))
+    guest_isb()
 }
 
 /// Acknowledge and EOI everything pending for this vCPU (both groups).
@@ -335,15 +335,15 @@ func drain() -> Int {
         let a = iar1Now()
         if a >= 1020 { break }
         eoi1(a)
-        if cf_read_ctlr() & 2 != 0 { cf_write_dir(UInt64(a)) }
+        if read_icc_ctlr() & 2 != 0 { write_icc_dir(UInt64(a)) }
         n += 1
     }
     while n < 128 {
-        let a = UInt32(cf_read_iar0() & 0xFF_FFFF)
+        let a = UInt32(read_icc_iar0() & 0xFF_FFFF)
         if a >= 1020 { break }
-        cf_write_eoir0(UInt64(a))
-        if cf_read_ctlr() & 2 != 0 { cf_write_dir(UInt64(a)) }
-        cf_isb()
+        write_icc_eoir0(UInt64(a))
+        if read_icc_ctlr() & 2 != 0 { write_icc_dir(UInt64(a)) }
+        guest_isb()
         n += 1
     }
     return n

@@ -18,7 +18,7 @@ func setBit(_ base: UInt32, _ intid: UInt32, cpu: Int = thisCPU()) {
 }
 func setPriority(_ intid: UInt32, _ p: UInt8, cpu: Int = thisCPU()) {
     let a = intid < 32 ? sgiBase(cpu) + UInt(GICD.ipriorityr + intid) : gicd + UInt(GICD.ipriorityr + intid)
-    cf_mmio_write8(a, p)
+    mmio_write8(a, p)
 }
 func enable(_ intid: UInt32, cpu: Int = thisCPU()) { setBit(GICD.isenabler, intid, cpu: cpu) }
 func disable(_ intid: UInt32, cpu: Int = thisCPU()) { setBit(GICD.icenabler, intid, cpu: cpu) }
@@ -30,11 +30,11 @@ func isPending(_ intid: UInt32, cpu: Int = thisCPU()) -> Bool { isSet(GICD.ispen
 func isActive(_ intid: UInt32, cpu: Int = thisCPU()) -> Bool { isSet(GICD.isactiver, intid, cpu: cpu) }
 func isEnabled(_ intid: UInt32, cpu: Int = thisCPU()) -> Bool { isSet(GICD.isenabler, intid, cpu: cpu) }
 func route(_ spi: UInt32, to cpu: Int) { wr64(gicd + UInt(GICD.irouter + 8 * spi), mpidrOf(cpu)) }
-func hppir1() -> UInt32 { UInt32(cf_read_hppir1() & 0xFF_FFFF) }
-func rpr() -> UInt64 { cf_read_rpr() & 0xFF }
+func hppir1() -> UInt32 { UInt32(read_icc_hppir1() & 0xFF_FFFF) }
+func rpr() -> UInt64 { read_icc_rpr() & 0xFF }
 /// ISR_EL1.I: an IRQ (virtual IRQ under a hypervisor) is signalled.
-func irqSignalled() -> Bool { cf_read_isr() & (1 << 7) != 0 }
-func fiqSignalled() -> Bool { cf_read_isr() & (1 << 6) != 0 }
+func irqSignalled() -> Bool { read_isr() & (1 << 7) != 0 }
+func fiqSignalled() -> Bool { read_isr() & (1 << 6) != 0 }
 
 // MARK: Enable, pending, active
 
@@ -147,18 +147,18 @@ func priorityTests() {
     begin()
     setPriority(6, 0x80)
     enable(6)
-    cf_write_pmr(0x80)
-    cf_isb()
+    write_icc_pmr(0x80)
+    guest_isb()
     pend(6)
     check(iar1Now() == 1023 && !irqSignalled(), "PMR masks an interrupt of equal priority")
     checkEq(UInt64(hppir1()), 6, "HPPIR1 still names the masked interrupt")
     setPriority(6, 0x70)
     check(irqSignalled(), "raising the interrupt's priority above PMR signals it")
-    cf_write_pmr(0x70)
-    cf_isb()
+    write_icc_pmr(0x70)
+    guest_isb()
     check(!irqSignalled(), "lowering PMR to its priority masks it again")
-    cf_write_pmr(0xFF)
-    cf_isb()
+    write_icc_pmr(0xFF)
+    guest_isb()
     let m = iar1Now()
     checkEq(UInt64(m), 6, "PMR open: acknowledged")
     if m < 1020 { eoi1(m) }
@@ -169,8 +169,8 @@ func priorityTests() {
     // group priority with BPR1 = 4 and subpriority with BPR1 = 5.
     for bpr: UInt64 in [4, 5] {
         begin()
-        cf_write_bpr1(bpr)
-        cf_isb()
+        write_icc_bpr1(bpr)
+        guest_isb()
         setPriority(1, 0x90)
         setPriority(2, 0x80)
         enable(1)
@@ -178,16 +178,16 @@ func priorityTests() {
         setHook(0, { intid in
             if intid == 1 {
                 pend(2)
-                cf_irq_enable()
+                guest_irq_enable()
                 delay(us: 2000)
-                cf_irq_disable()
+                guest_irq_disable()
             }
             eoi1(intid)
         })
         pend(1)
-        cf_irq_enable()
+        guest_irq_enable()
         _ = spinUntil(us: mustHappenUs) { logCount(0) >= 2 }
-        cf_irq_disable()
+        guest_irq_disable()
         let n = logCount(0)
         let d1 = (logEntry(0, 0) >> 16) & 0xFF, d2 = (logEntry(0, 1) >> 16) & 0xFF
         let r2 = (logEntry(0, 1) >> 24) & 0xFF
@@ -245,12 +245,12 @@ func groupTests() {
 
     begin()
     enable(7)
-    cf_write_igrpen1(0)
-    cf_isb()
+    write_icc_igrpen1(0)
+    guest_isb()
     pend(7)
     check(iar1Now() == 1023 && !irqSignalled(), "ICC_IGRPEN1_EL1 = 0: nothing signalled")
-    cf_write_igrpen1(1)
-    cf_isb()
+    write_icc_igrpen1(1)
+    guest_isb()
     let b = iar1Now()
     checkEq(UInt64(b), 7, "ICC_IGRPEN1_EL1 = 1: acknowledged")
     if b < 1020 { eoi1(b) }
@@ -262,13 +262,13 @@ func groupTests() {
     setPriority(8, 0x60)
     enable(8)
     pend(8)
-    check(!fiqSignalled() && cf_read_iar0() & 0xFF_FFFF == 1023, "ICC_IGRPEN0_EL1 = 0: a Group 0 SGI is not signalled")
-    cf_write_igrpen0(1)
-    cf_isb()
+    check(!fiqSignalled() && read_icc_iar0() & 0xFF_FFFF == 1023, "ICC_IGRPEN0_EL1 = 0: a Group 0 SGI is not signalled")
+    write_icc_igrpen0(1)
+    guest_isb()
     check(fiqSignalled() && !irqSignalled(), "ICC_IGRPEN0_EL1 = 1: a Group 0 SGI is a FIQ (ISR_EL1.F)")
     checkEq(UInt64(iar1Now()), 1023, "IAR1 does not acknowledge a Group 0 interrupt")
-    checkEq(cf_read_hppir0() & 0xFF_FFFF, 8, "HPPIR0 names it")
-    let g0 = UInt32(cf_read_iar0() & 0xFF_FFFF)
+    checkEq(read_icc_hppir0() & 0xFF_FFFF, 8, "HPPIR0 names it")
+    let g0 = UInt32(read_icc_iar0() & 0xFF_FFFF)
     checkEq(UInt64(g0), 8, "IAR0 acknowledges it")
     // A Group 1 interrupt of lower priority waits for the Group 0 one.
     setPriority(9, 0x70)
@@ -276,8 +276,8 @@ func groupTests() {
     pend(9)
     checkEq(UInt64(iar1Now()), 1023, "an active Group 0 interrupt blocks a lower-priority Group 1 one")
     if g0 < 1020 {
-        cf_write_eoir0(UInt64(g0))
-        cf_isb()
+        write_icc_eoir0(UInt64(g0))
+        guest_isb()
     }
     check(!isActive(8), "EOIR0 deactivates the Group 0 interrupt")
     let g1 = iar1Now()
@@ -291,13 +291,13 @@ func groupTests() {
     wr32(sgiBase(0) + UInt(GICD.igroupr), ~(UInt32(1) << 13))
     let moved = fiqSignalled() && !irqSignalled() && iar1Now() == 1023
     check(before && moved, "IGROUPR: a signalled Group 1 SGI moved to Group 0 is signalled as FIQ")
-    let g13 = UInt32(cf_read_iar0() & 0xFF_FFFF)
+    let g13 = UInt32(read_icc_iar0() & 0xFF_FFFF)
     checkEq(UInt64(g13), 13, "and IAR0 takes it")
     if g13 < 1020 {
-        cf_write_eoir0(UInt64(g13))
-        cf_isb()
+        write_icc_eoir0(UInt64(g13))
+        guest_isb()
     }
-    cf_write_igrpen0(0)
+    write_icc_igrpen0(0)
     wr32(sgiBase(0) + UInt(GICD.igroupr), 0xFFFF_FFFF)
     enableDistributor(grp0: false)
 }
@@ -309,8 +309,8 @@ func splitEOI(_ intid: UInt32, _ kind: StaticString) {
     say { $0.s("# EOImode 1, "); $0.s(kind); $0.s(" "); $0.dec(Int(intid)) }
     if intid >= 32 { route(intid, to: 0) }
     enable(intid)
-    cf_write_ctlr(cf_read_ctlr() | 2)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() | 2)
+    guest_isb()
     pend(intid)
     let a = pollIAR1()
     checkEq(UInt64(a), UInt64(intid), "EOImode 1: acknowledged")
@@ -320,18 +320,18 @@ func splitEOI(_ intid: UInt32, _ kind: StaticString) {
     check(isActive(intid), "EOImode 1: still active after EOIR")
     pend(intid)
     checkEq(UInt64(iar1Now()), 1023, "EOImode 1: pending again but not signalled while active")
-    cf_write_dir(UInt64(intid))
-    cf_isb()
+    write_icc_dir(UInt64(intid))
+    guest_isb()
     let again = iar1Now()
     checkEq(UInt64(again), UInt64(intid), "EOImode 1: DIR deactivates it and the pending one is taken")
     if again < 1020 {
         eoi1(again)
-        cf_write_dir(UInt64(again))
-        cf_isb()
+        write_icc_dir(UInt64(again))
+        guest_isb()
     }
     check(!isActive(intid) && !isPending(intid), "EOImode 1: EOIR + DIR leave it inactive")
-    cf_write_ctlr(cf_read_ctlr() & ~2)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    guest_isb()
 }
 
 func eoiModeTests() {
@@ -343,8 +343,8 @@ func eoiModeTests() {
     // After a priority drop another interrupt of lower priority can be taken
     // while the first is still active.
     begin()
-    cf_write_ctlr(cf_read_ctlr() | 2)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() | 2)
+    guest_isb()
     setPriority(11, 0x40)
     setPriority(12, 0x80)
     enable(11)
@@ -356,12 +356,12 @@ func eoiModeTests() {
     let b = iar1Now()
     check(a == 11 && b == 12 && isActive(11), "EOImode 1: after the drop a lower priority is taken, the first still active")
     if b < 1020 { eoi1(b) }
-    cf_write_dir(11)
-    cf_write_dir(12)
-    cf_isb()
+    write_icc_dir(11)
+    write_icc_dir(12)
+    guest_isb()
     check(!isActive(11) && !isActive(12), "EOImode 1: DIR in any order deactivates both")
-    cf_write_ctlr(cf_read_ctlr() & ~2)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    guest_isb()
 
     // DIR of an SPI that another vCPU acknowledged and dropped.
     if vcpuCount >= 2 {
@@ -371,8 +371,8 @@ func eoiModeTests() {
         enable(spi)
         pend(spi)
         let took = runOn(1, { arg in
-            cf_write_ctlr(cf_read_ctlr() | 2)
-            cf_isb()
+            write_icc_ctlr(read_icc_ctlr() | 2)
+            guest_isb()
             let a = pollIAR1()
             if a < 1020 { eoi1(a) }
             return UInt64(a)
@@ -388,23 +388,23 @@ func eoiModeTests() {
             return 0
         })
         check(isActive(spi), "the SPI is still active")
-        cf_write_ctlr(cf_read_ctlr() | 2)
-        cf_isb()
-        cf_write_dir(UInt64(spi))
-        cf_isb()
+        write_icc_ctlr(read_icc_ctlr() | 2)
+        guest_isb()
+        write_icc_dir(UInt64(spi))
+        guest_isb()
         check(!isActive(spi), "DIR on vCPU 0 deactivates the SPI vCPU 1 took")
-        cf_write_ctlr(cf_read_ctlr() & ~2)
-        cf_isb()
+        write_icc_ctlr(read_icc_ctlr() & ~2)
+        guest_isb()
         pend(spi)
         let again = runOn(1, { _ in
             let a = pollIAR1()
             if a < 1020 {
                 eoi1(a)
-                cf_write_dir(UInt64(a))
-                cf_isb()
+                write_icc_dir(UInt64(a))
+                guest_isb()
             }
-            cf_write_ctlr(cf_read_ctlr() & ~2)
-            cf_isb()
+            write_icc_ctlr(read_icc_ctlr() & ~2)
+            guest_isb()
             foldOwnListRegisters()
             return UInt64(a) | rpr() << 32
         })

@@ -27,11 +27,11 @@ func guestMain(_ cpu: Int, _ deviceTree: UInt64) {
 
 func primary() {
     allocateShared()
-    ticksPerMicrosecond = max(cf_read_cntfrq() / 1_000_000, 1)
-    startTicks = cf_read_cntvct()
+    ticksPerMicrosecond = max(read_cntfrq() / 1_000_000, 1)
+    startTicks = read_cntvct()
     say {
         $0.s("# swift-vgic conformance suite: vCPU 0 at EL")
-        $0.dec(Int((cf_read_currentel() >> 2) & 3))
+        $0.dec(Int((read_currentel() >> 2) & 3))
         $0.s(", GICD_IIDR ")
         $0.hex(UInt64(rd32(gicd + UInt(GICD.iidr))))
         $0.s(", GICD_TYPER ")
@@ -73,7 +73,7 @@ func secondary(_ cpu: Int) -> Never {
     // x0 at CPU_ON is the context ID, which boot.S also uses as the stack
     // index: vCPU 0 passes the vCPU's index.
     store(thisCPU(), F.context, UInt64(cpu))
-    store(thisCPU(), F.igrpen1AtBoot, cf_read_igrpen1())
+    store(thisCPU(), F.igrpen1AtBoot, read_icc_igrpen1())
     initThisCPU(thisCPU())
     _ = cf_add(slot(thisCPU(), F.boots), 1)
     helperLoop(thisCPU())
@@ -100,8 +100,6 @@ func runAllTests() {
 
 // MARK: Bring-up and the state every test starts from
 
-func cf_read_currentel() -> UInt64 { read_currentel() }
-
 func waitRWP() {
     _ = spinUntil(us: mustHappenUs) { rd32(gicd + UInt(GICD.ctlr)) & GICD.ctlrRWP == 0 }
 }
@@ -119,8 +117,8 @@ func initThisCPU(_ cpu: Int) {
     store(cpu, F.wakerAtBoot, UInt64(rd32(rd + UInt(GICR.waker))))
     wr32(rd + UInt(GICR.waker), rd32(rd + UInt(GICR.waker)) & ~GICR.wakerProcessorSleep)
     _ = spinUntil(us: mustHappenUs) { rd32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep == 0 }
-    cf_write_sre(cf_read_sre() | 1)
-    cf_isb()
+    write_icc_sre(read_icc_sre() | 1)
+    guest_isb()
     // No drain here: an SPI made pending for this vCPU while it was off must
     // survive its start (a drain with Group 1 still enabled, as the
     // hypervisor leaves it across CPU_OFF/CPU_ON, would take it).
@@ -133,10 +131,10 @@ func initThisCPU(_ cpu: Int) {
 /// masked; an empty log. Returns the running priority (0xFF if idle).
 func resetThisCPU(drainPending: Bool = true) -> UInt64 {
     let cpu = thisCPU()
-    cf_irq_disable()
-    cf_write_cntv_ctl(0)
-    cf_write_cntp_ctl(0)
-    cf_isb()
+    guest_irq_disable()
+    write_cntv_ctl(0)
+    write_cntp_ctl(0)
+    guest_isb()
     setHook(cpu, nil)
     store(cpu, F.eoiMode1, 0)
     let sgi = sgiBase(cpu)
@@ -150,17 +148,17 @@ func resetThisCPU(drainPending: Bool = true) -> UInt64 {
         i += 4
     }
     if drainPending { _ = drain() }
-    cf_write_ctlr(cf_read_ctlr() & ~2)
-    cf_write_pmr(0xFF)
-    cf_write_bpr0(0)
-    cf_write_bpr1(0)
-    cf_write_igrpen0(0)
-    cf_write_igrpen1(1)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    write_icc_pmr(0xFF)
+    write_icc_bpr0(0)
+    write_icc_bpr1(0)
+    write_icc_igrpen0(0)
+    write_icc_igrpen1(1)
+    guest_isb()
     clearLog(cpu)
     store(cpu, F.depth, 0)
     for k in 0..<16 { store(cpu, F.scratch + k, 0) }
-    return cf_read_rpr() & 0xFF
+    return read_icc_rpr() & 0xFF
 }
 
 let resetJob: Job = { _ in resetThisCPU() }

@@ -20,14 +20,14 @@ enum PSCIResult {
 }
 
 func psci(_ fid: UInt64, _ a1: UInt64 = 0, _ a2: UInt64 = 0, _ a3: UInt64 = 0) -> Int64 {
-    Int64(bitPattern: cf_hvc(fid, a1, a2, a3))
+    Int64(bitPattern: guest_hvc(fid, a1, a2, a3))
 }
 
 func affinityInfo(_ cpu: Int) -> Int64 { psci(PSCICall.affinityInfo, mpidrOf(cpu), 0) }
 
 /// Job: CPU_OFF; never returns if it works.
 let cpuOffJob: Job = { _ in
-    cf_irq_disable()
+    guest_irq_disable()
     _ = psci(PSCICall.cpuOff)
     return 0xBAD
 }

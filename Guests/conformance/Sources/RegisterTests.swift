@@ -79,14 +79,14 @@ func distributorRegisterTests() {
 
     // Priority fields: the implemented bits are the top ones, at least four.
     let prio = gicd + UInt(GICD.ipriorityr + testSPI)
-    cf_mmio_write8(prio, 0xFF)
-    let p = cf_mmio_read8(prio)
+    mmio_write8(prio, 0xFF)
+    let p = mmio_read8(prio)
     distributorPriorityMask = p
     check(isTopOnes(p) && p >= 0xF0, "GICD_IPRIORITYR keeps at least 4 priority bits, from the top")
     wr32(prio, 0xA0A0_A0A0)
-    cf_mmio_write8(prio + 1, 0x40)
+    mmio_write8(prio + 1, 0x40)
     checkEq(UInt64(rd32(prio)), 0xA0A0_40A0, "a byte write to GICD_IPRIORITYR changes one field")
-    checkEq(UInt64(cf_mmio_read8(prio + 1)), 0x40, "a byte read of GICD_IPRIORITYR")
+    checkEq(UInt64(mmio_read8(prio + 1)), 0x40, "a byte read of GICD_IPRIORITYR")
     wr32(prio, 0xA0A0_A0A0)
 
     // Configuration: Int_config[1] (edge) is writable for SPIs, [0] is RES0.
@@ -140,7 +140,7 @@ func redistributorRegisterTests() {
     // Each vCPU finds its own frame the way Linux does, by MPIDR.
     for c in 0..<n {
         let found = runOn(c, { _ in
-            let m = cf_read_mpidr()
+            let m = read_mpidr()
             let aff = (m & 0xFF_FFFF) | ((m >> 32) & 0xFF) << 24
             var i = 0
             while i < 64 {
@@ -169,7 +169,7 @@ func redistributorRegisterTests() {
     let g = rd32(sgi + UInt(GICD.igroupr))
     wr32(sgi + UInt(GICD.igroupr), 0xFFFF_FFFF)
     checkEq(UInt64(g), 0xFF00, "GICR_IGROUPR0 is read/write")
-    cf_mmio_write8(sgi + UInt(GICD.ipriorityr) + 17, 0x30)
+    mmio_write8(sgi + UInt(GICD.ipriorityr) + 17, 0x30)
     checkEq(UInt64(rd32(sgi + UInt(GICD.ipriorityr) + 16)), 0xA0A0_30A0, "GICR_IPRIORITYR: byte write to a PPI's field")
     wr32(sgi + UInt(GICD.ipriorityr) + 16, 0xA0A0_A0A0)
 
@@ -188,45 +188,45 @@ func redistributorRegisterTests() {
 func cpuInterfaceRegisterTests() {
     section("CPU interface registers")
     begin()
-    check(cf_read_sre() & 1 != 0, "ICC_SRE_EL1.SRE is 1 (system register interface)")
-    let ctlr = cf_read_ctlr()
+    check(read_icc_sre() & 1 != 0, "ICC_SRE_EL1.SRE is 1 (system register interface)")
+    let ctlr = read_icc_ctlr()
     let priorityBits = Int((ctlr >> 8) & 7) + 1
     check(priorityBits >= 4, "ICC_CTLR_EL1.PRIbits: at least 16 priority levels")
     let idBits = (ctlr >> 11) & 7
     check(idBits == 0 || idBits == 1, "ICC_CTLR_EL1.IDbits is 16 or 24 bits")
     let implemented = UInt64(0xFF) & ~((UInt64(1) << UInt64(8 - priorityBits)) - 1)
-    cf_write_pmr(0xFF)
-    cf_isb()
-    checkEq(cf_read_pmr(), implemented, "ICC_PMR_EL1 keeps the PRIbits top bits")
-    cf_write_pmr(0x80)
-    cf_isb()
-    checkEq(cf_read_pmr(), 0x80, "ICC_PMR_EL1 reads back 0x80")
-    cf_write_pmr(0xFF)
-    checkEq(cf_read_rpr() & 0xFF, 0xFF, "ICC_RPR_EL1 is idle (0xFF) with nothing active")
-    checkEq(cf_read_hppir1() & 0xFF_FFFF, 1023, "ICC_HPPIR1_EL1 is 1023 with nothing pending")
+    write_icc_pmr(0xFF)
+    guest_isb()
+    checkEq(read_icc_pmr(), implemented, "ICC_PMR_EL1 keeps the PRIbits top bits")
+    write_icc_pmr(0x80)
+    guest_isb()
+    checkEq(read_icc_pmr(), 0x80, "ICC_PMR_EL1 reads back 0x80")
+    write_icc_pmr(0xFF)
+    checkEq(read_icc_rpr() & 0xFF, 0xFF, "ICC_RPR_EL1 is idle (0xFF) with nothing active")
+    checkEq(read_icc_hppir1() & 0xFF_FFFF, 1023, "ICC_HPPIR1_EL1 is 1023 with nothing pending")
     checkEq(UInt64(iar1Now()), 1023, "ICC_IAR1_EL1 is 1023 with nothing pending")
 
-    cf_write_bpr0(0)
-    cf_isb()
-    let min0 = cf_read_bpr0() & 7
-    cf_write_bpr1(0)
-    cf_isb()
-    let min1 = cf_read_bpr1() & 7
+    write_icc_bpr0(0)
+    guest_isb()
+    let min0 = read_icc_bpr0() & 7
+    write_icc_bpr1(0)
+    guest_isb()
+    let min1 = read_icc_bpr1() & 7
     checkEq(min1, min0 + 1, "ICC_BPR1_EL1's minimum is ICC_BPR0_EL1's plus one")
-    cf_write_bpr1(7)
-    cf_isb()
-    checkEq(cf_read_bpr1() & 7, 7, "ICC_BPR1_EL1 reads back 7")
-    cf_write_bpr1(0)
-    cf_write_igrpen1(0)
-    cf_isb()
-    checkEq(cf_read_igrpen1() & 1, 0, "ICC_IGRPEN1_EL1 clears")
-    cf_write_igrpen1(1)
-    cf_isb()
-    checkEq(cf_read_igrpen1() & 1, 1, "ICC_IGRPEN1_EL1 sets")
-    cf_write_ctlr(cf_read_ctlr() | 2)
-    cf_isb()
-    let eoiMode = cf_read_ctlr() & 2
-    cf_write_ctlr(cf_read_ctlr() & ~2)
-    cf_isb()
-    check(eoiMode != 0 && cf_read_ctlr() & 2 == 0, "ICC_CTLR_EL1.EOImode is read/write")
+    write_icc_bpr1(7)
+    guest_isb()
+    checkEq(read_icc_bpr1() & 7, 7, "ICC_BPR1_EL1 reads back 7")
+    write_icc_bpr1(0)
+    write_icc_igrpen1(0)
+    guest_isb()
+    checkEq(read_icc_igrpen1() & 1, 0, "ICC_IGRPEN1_EL1 clears")
+    write_icc_igrpen1(1)
+    guest_isb()
+    checkEq(read_icc_igrpen1() & 1, 1, "ICC_IGRPEN1_EL1 sets")
+    write_icc_ctlr(read_icc_ctlr() | 2)
+    guest_isb()
+    let eoiMode = read_icc_ctlr() & 2
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    guest_isb()
+    check(eoiMode != 0 && read_icc_ctlr() & 2 == 0, "ICC_CTLR_EL1.EOImode is read/write")
 }

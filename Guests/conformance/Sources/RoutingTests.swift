@@ -10,7 +10,7 @@ let listenJob: Job = { mask in
     let cpu = thisCPU()
     clearLog(cpu)
     wr32(sgiBase(cpu) + UInt(GICD.isenabler), UInt32(truncatingIfNeeded: mask))
-    cf_irq_enable()
+    guest_irq_enable()
     return 0
 }
 
@@ -20,9 +20,9 @@ func everyoneListens(_ mask: UInt32) {
 }
 
 func sendSGI1(_ intid: UInt32, targets: UInt16, aff1: UInt8 = 0, irm: Bool = false) {
-    cf_dsb()
-    cf_write_sgi1r(SGIRequest(intid: intid, targetList: targets, aff1: aff1, irm: irm).rawValue)
-    cf_isb()
+    guest_dsb()
+    write_icc_sgi1r(SGIRequest(intid: intid, targetList: targets, aff1: aff1, irm: irm).rawValue)
+    guest_isb()
 }
 
 /// Wait until every vCPU has taken `intid` as often as `expected(cpu)` says,
@@ -99,45 +99,45 @@ func sgiTests() {
     check(a == 9 && iar1Now() == 1023, "two SGIs sent while pending are taken once")
 
     enable(10)
-    cf_dsb()
-    cf_write_sgi0r(SGIRequest(intid: 10, targetList: 1).rawValue)
-    cf_isb()
+    guest_dsb()
+    write_icc_sgi0r(SGIRequest(intid: 10, targetList: 1).rawValue)
+    guest_isb()
     delay(us: mustNotHappenUs)
     check(iar1Now() == 1023 && !isPending(10), "ICC_SGI0R_EL1 does not raise a Group 1 SGI")
-    cf_write_asgi1r(SGIRequest(intid: 10, targetList: 1).rawValue)
-    cf_isb()
+    write_icc_asgi1r(SGIRequest(intid: 10, targetList: 1).rawValue)
+    guest_isb()
     delay(us: mustNotHappenUs)
     check(iar1Now() == 1023 && !isPending(10), "ICC_ASGI1R_EL1 does not raise a Group 1 SGI (one Security state)")
 
     enableDistributor(grp0: true)
     wr32(sgiBase(0) + UInt(GICD.igroupr), ~(UInt32(1) << 11))
     enable(11)
-    cf_write_igrpen0(1)
-    cf_isb()
-    cf_write_sgi0r(SGIRequest(intid: 11, targetList: 1).rawValue)
-    cf_isb()
+    write_icc_igrpen0(1)
+    guest_isb()
+    write_icc_sgi0r(SGIRequest(intid: 11, targetList: 1).rawValue)
+    guest_isb()
     var g0: UInt32 = 1023
     _ = spinUntil(us: mustHappenUs) {
-        g0 = UInt32(cf_read_iar0() & 0xFF_FFFF)
+        g0 = UInt32(read_icc_iar0() & 0xFF_FFFF)
         return g0 < 1020
     }
     checkEq(UInt64(g0), 11, "ICC_SGI0R_EL1 raises a Group 0 SGI (taken by IAR0)")
     if g0 < 1020 {
-        cf_write_eoir0(UInt64(g0))
-        cf_isb()
+        write_icc_eoir0(UInt64(g0))
+        guest_isb()
     }
     // With GICD_CTLR.DS == 1, ICC_SGI1R_EL1 generates an SGI whichever
     // group its target has it in (the one Security state is treated as
     // Secure: a Group 1 request may raise a Group 0 SGI), as KVM's vGIC
     // does. The differential fuzzer found QEMU's GIC does not.
-    cf_dsb()
-    cf_write_sgi1r(SGIRequest(intid: 11, targetList: 1).rawValue)
-    cf_isb()
+    guest_dsb()
+    write_icc_sgi1r(SGIRequest(intid: 11, targetList: 1).rawValue)
+    guest_isb()
     _ = spinUntil(us: mustHappenUs) { isPending(11) }
     check(isPending(11), "ICC_SGI1R_EL1 raises an SGI configured as Group 0 (DS = 1)",
           known: .qemu("with DS = 1 its ICC_SGI1R_EL1 forwards only SGIs configured as Group 1"))
     wr32(sgiBase(0) + UInt(GICD.icpendr), 1 << 11)
-    cf_write_igrpen0(0)
+    write_icc_igrpen0(0)
     wr32(sgiBase(0) + UInt(GICD.igroupr), 0xFFFF_FFFF)
     enableDistributor(grp0: false)
 }
@@ -145,7 +145,7 @@ func sgiTests() {
 /// Job: route nothing, just listen for SPIs (they need no local enable).
 let listenSPIJob: Job = { _ in
     clearLog(thisCPU())
-    cf_irq_enable()
+    guest_irq_enable()
     return 0
 }
 

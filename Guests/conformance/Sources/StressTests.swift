@@ -13,9 +13,9 @@ let nestHook: Hook = { intid in
     let cpu = thisCPU()
     if intid + 1 < nestDepth {
         pend(intid + 1)
-        cf_irq_enable()
+        guest_irq_enable()
         _ = spinUntil(us: mustHappenUs) { load(cpu, F.scratch + Int(intid) + 1) != 0 }
-        cf_irq_disable()
+        guest_irq_disable()
     }
     let exits = load(cpu, F.scratch + 15)
     store(cpu, F.scratch + 15, exits + 1)
@@ -31,9 +31,9 @@ func nestedPreemption(_ cpu: Int) -> UInt64 {
     }
     setHook(cpu, nestHook)
     pend(0)
-    cf_irq_enable()
+    guest_irq_enable()
     _ = spinUntil(us: mustHappenUs) { load(cpu, F.scratch + 0) != 0 }
-    cf_irq_disable()
+    guest_irq_disable()
     setHook(cpu, nil)
     // Entry order, depths and running priorities; exit order.
     var entriesOK = logCount(cpu) == Int(nestDepth)
@@ -49,7 +49,7 @@ func nestedPreemption(_ cpu: Int) -> UInt64 {
     if entriesOK { r |= 1 }
     if exitsOK { r |= 2 }
     if load(cpu, F.maxDepth) == UInt64(nestDepth) { r |= 4 }
-    if rpr() == 0xFF && cf_read_ap1r0() == 0 { r |= 8 }
+    if rpr() == 0xFF && read_icc_ap1r0() == 0 { r |= 8 }
     var inactive = true
     for k in 0..<nestDepth where isActive(k) || isPending(k) { inactive = false }
     if inactive { r |= 16 }
@@ -102,10 +102,10 @@ func manyPendingResult(_ cpu: Int) -> UInt64 {
 
 let takeManyJob: Job = { _ in
     let cpu = thisCPU()
-    cf_irq_enable()
+    guest_irq_enable()
     _ = spinUntil(us: mustHappenUs) { logCount(cpu) >= 32 }
     delay(us: mustNotHappenUs)
-    cf_irq_disable()
+    guest_irq_disable()
     return manyPendingResult(cpu)
 }
 
@@ -159,8 +159,8 @@ func stressTests() {
 /// then deactivated by DIR in the opposite order of a stack: 0 first.
 func splitDeactivationDeep() -> (Bool, Bool, Bool) {
     _ = resetThisCPU()
-    cf_write_ctlr(cf_read_ctlr() | 2)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() | 2)
+    guest_isb()
     for k: UInt32 in 0..<8 {
         setPriority(k, UInt8(0x90 - 0x10 * k))
         enable(k)
@@ -175,12 +175,12 @@ func splitDeactivationDeep() -> (Bool, Bool, Bool) {
     var allActive = true
     for k: UInt32 in 0..<8 where !isActive(k) { allActive = false }
     let dropped = rpr() == 0xFF
-    for k: UInt32 in 0..<8 { cf_write_dir(UInt64(k)) }
-    cf_isb()
+    for k: UInt32 in 0..<8 { write_icc_dir(UInt64(k)) }
+    guest_isb()
     var noneActive = true
     for k: UInt32 in 0..<8 where isActive(k) { noneActive = false }
-    cf_write_ctlr(cf_read_ctlr() & ~2)
-    cf_isb()
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    guest_isb()
     return (taken && dropped, allActive, noneActive)
 }
 

@@ -10,25 +10,25 @@ import GuestSupport
 let physicalTimerPPI: UInt32 = 30
 
 func timerOff() {
-    cf_write_cntv_ctl(0)
-    cf_isb()
+    write_cntv_ctl(0)
+    guest_isb()
 }
 
 /// Fire the virtual timer `us` microseconds from now (0: already expired).
 func armTimer(us: UInt64) {
-    cf_write_cntv_cval(cf_read_cntvct() + ticks(us: us))
-    cf_write_cntv_ctl(1)
-    cf_isb()
+    write_cntv_cval(read_cntvct() + ticks(us: us))
+    write_cntv_ctl(1)
+    guest_isb()
 }
 
 /// The timer condition holds now (already expired, enabled, not masked).
 func timerConditionHolds() {
-    cf_write_cntv_cval(cf_read_cntvct() - 1)
-    cf_write_cntv_ctl(1)
-    cf_isb()
+    write_cntv_cval(read_cntvct() - 1)
+    write_cntv_ctl(1)
+    guest_isb()
 }
 
-func istatus() -> Bool { cf_read_cntv_ctl() & 4 != 0 }
+func istatus() -> Bool { read_cntv_ctl() & 4 != 0 }
 
 /// Job: `rounds` virtual-timer interrupts at growing deadlines through the
 /// IRQ vector; returns interrupts taken | early ones << 16.
@@ -36,7 +36,7 @@ let timerRoundsJob: Job = { rounds in
     let cpu = thisCPU()
     _ = resetThisCPU()
     enable(virtualTimerPPI)
-    cf_irq_enable()
+    guest_irq_enable()
     let delays: [UInt64] = [0, 50, 200, 1000, 3000]
     for k in 0..<Int(rounds) {
         let before = received(cpu, virtualTimerPPI)
@@ -44,7 +44,7 @@ let timerRoundsJob: Job = { rounds in
         _ = spinUntil(us: mustHappenUs) { received(cpu, virtualTimerPPI) > before }
     }
     delay(us: mustNotHappenUs)
-    cf_irq_disable()
+    guest_irq_disable()
     timerOff()
     return UInt64(received(cpu, virtualTimerPPI)) | load(cpu, F.timerEarly) << 16
 }
@@ -54,8 +54,8 @@ let timerRoundsJob: Job = { rounds in
 let levelHook: Hook = { intid in
     let cpu = thisCPU()
     if intid == virtualTimerPPI && received(cpu, virtualTimerPPI) >= 3 {
-        cf_write_cntv_ctl(cf_read_cntv_ctl() | 2)
-        cf_isb()
+        write_cntv_ctl(read_cntv_ctl() | 2)
+        guest_isb()
     }
     eoi1(intid)
 }
@@ -75,45 +75,45 @@ func timerTests() {
     }
 
     begin()
-    cf_write_cntv_cval(cf_read_cntvct() + ticks(us: 1_000_000))
-    cf_write_cntv_ctl(1)
-    cf_isb()
+    write_cntv_cval(read_cntvct() + ticks(us: 1_000_000))
+    write_cntv_ctl(1)
+    guest_isb()
     check(!istatus(), "CNTV_CTL.ISTATUS is 0 before the deadline")
-    cf_write_cntv_cval(0)
-    cf_isb()
+    write_cntv_cval(0)
+    guest_isb()
     check(istatus(), "CNTV_CTL.ISTATUS is 1 once CNTVCT >= CVAL")
     timerOff()
 
     // TVAL: a signed 32-bit view of CVAL - CNTVCT.
-    let before = cf_read_cntvct()
-    cf_write_cntv_tval(1_000_000)
-    cf_isb()
-    let after = cf_read_cntvct()
-    let cval = cf_read_cntv_cval()
+    let before = read_cntvct()
+    write_cntv_tval(1_000_000)
+    guest_isb()
+    let after = read_cntvct()
+    let cval = read_cntv_cval()
     check(cval >= before + 1_000_000 && cval <= after + 1_000_000, "writing CNTV_TVAL sets CVAL = CNTVCT + TVAL")
-    let tval = cf_read_cntv_tval() & 0xFFFF_FFFF
+    let tval = read_cntv_tval() & 0xFFFF_FFFF
     check(tval <= 1_000_000 && tval > 0, "CNTV_TVAL counts down")
-    cf_write_cntv_cval(cf_read_cntvct() - 5000)
-    cf_isb()
-    check(Int32(truncatingIfNeeded: cf_read_cntv_tval()) <= -5000, "CNTV_TVAL is negative past the deadline")
+    write_cntv_cval(read_cntvct() - 5000)
+    guest_isb()
+    check(Int32(truncatingIfNeeded: read_cntv_tval()) <= -5000, "CNTV_TVAL is negative past the deadline")
 
     // IMASK: the condition holds but the output is masked.
     begin()
     enable(virtualTimerPPI)
-    cf_write_cntv_cval(0)
-    cf_write_cntv_ctl(1 | 2)
-    cf_isb()
-    cf_irq_enable()
+    write_cntv_cval(0)
+    write_cntv_ctl(1 | 2)
+    guest_isb()
+    guest_irq_enable()
     delay(us: mustNotHappenUs)
     check(received(0, virtualTimerPPI) == 0 && istatus(), "IMASK = 1: ISTATUS set, no interrupt")
     if received(0, virtualTimerPPI) != 0 || !istatus() {
-        noteValue("interrupts taken, CNTV_CTL:", UInt64(received(0, virtualTimerPPI)) << 32 | cf_read_cntv_ctl())
+        noteValue("interrupts taken, CNTV_CTL:", UInt64(received(0, virtualTimerPPI)) << 32 | read_cntv_ctl())
     }
     check(!isPending(virtualTimerPPI), "IMASK = 1: the timer PPI is not pending")
-    cf_write_cntv_ctl(1)
-    cf_isb()
+    write_cntv_ctl(1)
+    guest_isb()
     _ = spinUntil(us: mustHappenUs) { received(0, virtualTimerPPI) >= 1 }
-    cf_irq_disable()
+    guest_irq_disable()
     checkEq(UInt64(received(0, virtualTimerPPI)), 1, "IMASK cleared: the interrupt arrives, once")
     timerOff()
 
@@ -127,9 +127,9 @@ func timerTests() {
     let drops = spinUntil(us: mustHappenUs) { !isPending(virtualTimerPPI) }
     check(drops, "the condition gone (timer disabled): not pending any more")
     enable(virtualTimerPPI)
-    cf_irq_enable()
+    guest_irq_enable()
     delay(us: mustNotHappenUs)
-    cf_irq_disable()
+    guest_irq_disable()
     checkEq(UInt64(received(0, virtualTimerPPI)), 0, "enabled afterwards: no interrupt")
 
     // Level: EOI with the line still high gives the interrupt again.
@@ -137,10 +137,10 @@ func timerTests() {
     enable(virtualTimerPPI)
     setHook(0, levelHook)
     timerConditionHolds()
-    cf_irq_enable()
+    guest_irq_enable()
     _ = spinUntil(us: mustHappenUs) { received(0, virtualTimerPPI) >= 3 }
     delay(us: mustNotHappenUs)
-    cf_irq_disable()
+    guest_irq_disable()
     setHook(0, nil)
     checkEq(UInt64(received(0, virtualTimerPPI)), 3, "level: taken again after each EOI while the condition holds, until masked")
     timerOff()
@@ -152,8 +152,8 @@ func timerTests() {
     timerConditionHolds()
     _ = spinUntil(us: mustHappenUs) { hppir1() == virtualTimerPPI }
     checkEq(UInt64(hppir1()), UInt64(virtualTimerPPI), "the expired timer is the highest pending interrupt")
-    cf_write_cntv_cval(cf_read_cntvct() + ticks(us: 1_000_000))
-    cf_isb()
+    write_cntv_cval(read_cntvct() + ticks(us: 1_000_000))
+    guest_isb()
     let h = hppir1()
     let a = iar1Now()
     if a < 1020 { eoi1(a) }
@@ -175,16 +175,16 @@ func timerTests() {
     // The EL1 physical timer (PPI 30).
     begin()
     enable(physicalTimerPPI)
-    cf_irq_enable()
-    cf_write_cntp_ctl(1)
-    cf_isb()
+    guest_irq_enable()
+    write_cntp_ctl(1)
+    guest_isb()
     write_cntp_cval(read_cntpct() + ticks(us: 100))
-    cf_isb()
+    guest_isb()
     _ = spinUntil(us: mustHappenUs) { received(0, physicalTimerPPI) >= 1 }
     delay(us: mustNotHappenUs)
-    cf_irq_disable()
+    guest_irq_disable()
     checkEq(UInt64(received(0, physicalTimerPPI)), 1, "the EL1 physical timer fires (PPI 30), once")
-    cf_write_cntp_ctl(0)
+    write_cntp_ctl(0)
 }
 
 // MARK: The seed's path
@@ -325,13 +325,13 @@ func seedPathTests() {
     // the real timer; each delivered once.
     begin()
     enable(t)
-    cf_irq_enable()
+    guest_irq_enable()
     pend(t)
     _ = spinUntil(us: mustHappenUs) { received(0, t) >= 1 }
     armTimer(us: 100)
     _ = spinUntil(us: mustHappenUs) { received(0, t) >= 2 }
     delay(us: mustNotHappenUs)
-    cf_irq_disable()
+    guest_irq_disable()
     checkEq(UInt64(received(0, t)), 2, "software-pended then timer-fired PPI 27: two interrupts")
     timerOff()
 }

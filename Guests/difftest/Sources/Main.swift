@@ -45,7 +45,7 @@ func primary() {
     // Start every vCPU there is: CPU_ON until one is refused.
     var n = 1
     while n < 16 {
-        let r = Int64(bitPattern: cf_hvc(0xC400_0003, mpidrOf(n), entryAddress(), UInt64(n)))
+        let r = Int64(bitPattern: guest_hvc(0xC400_0003, mpidrOf(n), entryAddress(), UInt64(n)))
         if r != 0 { break }
         while cf_load(slot(n, Slot.boots)) == 0 {}
         n += 1
@@ -72,7 +72,7 @@ func primary() {
         seed += 1
     }
     say { $0.s("# difftest: end") }
-    _ = cf_hvc(0x8400_0008, 0, 0, 0)
+    _ = guest_hvc(0x8400_0008, 0, 0, 0)
     while true { cf_wfi() }
 }
 
@@ -344,7 +344,7 @@ final class Run {
             if chance(50) {
                 wr32(a, UInt32(route))
             } else {
-                cf_mmio_write64(a, route)
+                mmio_write64(a, route)
             }
             log(0, "IROUTER", UInt64(p.intid) << 32 | route)
         default:
@@ -466,12 +466,12 @@ final class Run {
             if chance(50) {
                 log(0, "IROUTER", UInt64(p.intid), UInt64(rd32(a)))
             } else {
-                log(0, "IROUTER64", UInt64(p.intid), cf_mmio_read64(a))
+                log(0, "IROUTER64", UInt64(p.intid), mmio_read64(a))
             }
         case 10:
             let base = p.isPrivate ? sgiBase(c) : gicd
             log(c, "IPRIORITYR byte", UInt64(p.intid),
-                UInt64(cf_mmio_read8(base + UInt(GICD.ipriorityr) + UInt(p.intid))))
+                UInt64(mmio_read8(base + UInt(GICD.ipriorityr) + UInt(p.intid))))
         case 11:
             log(c, "GICR_CTLR", 0, UInt64(rd32(rdBase(c) + UInt(GICR.ctlr))))
         default:

@@ -1,4 +1,4 @@
-// The demo guest's layer to the (virtual) machine at EL1: system registers
+// The guests' layer to the (virtual) machine at EL1: system registers
 // (the GIC CPU interface reaches the hypervisor's ICV_* registers), MMIO,
 // HVC and atomics on shared counters.
 #ifndef GUEST_H
