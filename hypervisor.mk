@@ -44,6 +44,8 @@ HYP_SWIFTFLAGS := -enable-experimental-feature Embedded -wmo -target aarch64-non
 HYP_CFLAGS := --target=aarch64-none-elf -mgeneral-regs-only -ffreestanding -fno-builtin \
 	-fno-stack-protector -O2 -Wall -g0
 
+# The accessors the hypervisor's and the guests' C headers share.
+HYP_SHARED_H := Shared/include/a64_access.h
 HYP_ARCH_SRCS := $(wildcard Sources/GICArchitecture/*.swift)
 HYP_VGIC_SRCS := $(wildcard Sources/VGIC/*.swift)
 HYP_SRCS := $(wildcard Hypervisor/Sources/*.swift)
@@ -77,7 +79,7 @@ $(HYP_OUT)/VGIC.o: $(HYP_VGIC_SRCS) $(HYP_OUT)/GICArchitecture.o
 # portable sources themselves, not only on their objects (swiftc keeps an
 # object file's date when its contents do not change; the touches above
 # make the dates follow the sources anyway).
-$(HYP_OUT)/Hypervisor.o: $(HYP_SRCS) Hypervisor/include/hyp.h $(HYP_OUT)/VGIC.o $(HYP_VGIC_SRCS) $(HYP_ARCH_SRCS)
+$(HYP_OUT)/Hypervisor.o: $(HYP_SRCS) Hypervisor/include/hyp.h $(HYP_SHARED_H) $(HYP_OUT)/VGIC.o $(HYP_VGIC_SRCS) $(HYP_ARCH_SRCS)
 	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) -module-name Hypervisor -I $(HYP_OUT) -I Hypervisor/include \
 		-c $(HYP_SRCS) -o $@
 
@@ -85,7 +87,7 @@ $(HYP_OUT)/hyp-boot.o: Hypervisor/boot.S
 	@mkdir -p $(HYP_OUT)
 	$(HYP_CLANG) $(HYP_CFLAGS) -c $< -o $@
 
-$(HYP_OUT)/hyp-libc.o: Hypervisor/libc.c Hypervisor/include/hyp.h
+$(HYP_OUT)/hyp-libc.o: Hypervisor/libc.c Hypervisor/include/hyp.h $(HYP_SHARED_H)
 	@mkdir -p $(HYP_OUT)
 	$(HYP_CLANG) $(HYP_CFLAGS) -I Hypervisor/include -c $< -o $@
 
@@ -97,7 +99,7 @@ $(HYP_OUT)/hyp.elf: $(HYP_OBJS) Hypervisor/link.ld
 
 # ---- Guests: the demo and the fuzzer, on a shared bare-metal runtime -------
 HYP_GUEST_RT_SRCS := $(wildcard Guests/runtime/Sources/*.swift)
-HYP_GUEST_RT_DEPS := Guests/runtime/include/guest.h $(HYP_OUT)/GICArchitecture.o
+HYP_GUEST_RT_DEPS := Guests/runtime/include/guest.h $(HYP_SHARED_H) $(HYP_OUT)/GICArchitecture.o
 HYP_FUZZ_SECONDS ?= 60
 HYP_GUEST_SWIFTFLAGS_fuzz = -Xcc -DFUZZ_SECONDS=$(HYP_FUZZ_SECONDS)
 # A stamp per duration, so that changing HYP_FUZZ_SECONDS rebuilds the fuzzer.
@@ -111,7 +113,7 @@ $(HYP_OUT)/guest-boot.o: Guests/runtime/boot.S
 	@mkdir -p $(HYP_OUT)
 	$(HYP_CLANG) $(HYP_CFLAGS) -c $< -o $@
 
-$(HYP_OUT)/guest-libc.o: Guests/runtime/libc.c Guests/runtime/include/guest.h
+$(HYP_OUT)/guest-libc.o: Guests/runtime/libc.c Guests/runtime/include/guest.h $(HYP_SHARED_H)
 	@mkdir -p $(HYP_OUT)
 	$(HYP_CLANG) $(HYP_CFLAGS) -I Guests/runtime/include -c $< -o $@
 

@@ -6,95 +6,87 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "../../Shared/include/a64_access.h"
 
 // ---- System registers -------------------------------------------------------
-#define HYP_SYSREG(fn, reg)                                                     \
-    static inline uint64_t read_##fn(void) {                                    \
-        uint64_t v;                                                             \
-        __asm__ volatile("mrs %0, " #reg : "=r"(v) :: "memory");                \
-        return v;                                                               \
-    }                                                                           \
-    static inline void write_##fn(uint64_t v) {                                 \
-        __asm__ volatile("msr " #reg ", %0" :: "r"(v) : "memory");              \
-    }
 
-HYP_SYSREG(mpidr, mpidr_el1)
-HYP_SYSREG(midr, midr_el1)
-HYP_SYSREG(currentel, CurrentEL)
-HYP_SYSREG(esr_el2, esr_el2)
-HYP_SYSREG(far_el2, far_el2)
-HYP_SYSREG(hpfar_el2, hpfar_el2)
-HYP_SYSREG(elr_el2, elr_el2)
-HYP_SYSREG(spsr_el2, spsr_el2)
-HYP_SYSREG(hcr_el2, hcr_el2)
-HYP_SYSREG(vtcr_el2, vtcr_el2)
-HYP_SYSREG(vttbr_el2, vttbr_el2)
-HYP_SYSREG(vmpidr_el2, vmpidr_el2)
-HYP_SYSREG(vpidr_el2, vpidr_el2)
-HYP_SYSREG(cptr_el2, cptr_el2)
-HYP_SYSREG(mdcr_el2, mdcr_el2)
-HYP_SYSREG(cnthctl_el2, cnthctl_el2)
-HYP_SYSREG(cntvoff_el2, cntvoff_el2)
-HYP_SYSREG(tpidr_el2, tpidr_el2)
-HYP_SYSREG(sctlr_el1, sctlr_el1)
-HYP_SYSREG(esr_el1, esr_el1)
-HYP_SYSREG(far_el1, far_el1)
-HYP_SYSREG(elr_el1, elr_el1)
-HYP_SYSREG(spsr_el1, spsr_el1)
-HYP_SYSREG(vbar_el1, vbar_el1)
-HYP_SYSREG(cpacr_el1, cpacr_el1)
-HYP_SYSREG(pmcr_el0, pmcr_el0)
-HYP_SYSREG(cntfrq_el0, cntfrq_el0)
-HYP_SYSREG(cntpct_el0, cntpct_el0)
-HYP_SYSREG(cntvct_el0, cntvct_el0)
-HYP_SYSREG(cntv_ctl_el0, cntv_ctl_el0)
-HYP_SYSREG(cntv_cval_el0, cntv_cval_el0)
-HYP_SYSREG(cntp_ctl_el0, cntp_ctl_el0)
-HYP_SYSREG(cnthp_ctl_el2, cnthp_ctl_el2)
+A64_SYSREG(mpidr, mpidr_el1)
+A64_SYSREG(midr, midr_el1)
+A64_SYSREG(currentel, CurrentEL)
+A64_SYSREG(esr_el2, esr_el2)
+A64_SYSREG(far_el2, far_el2)
+A64_SYSREG(hpfar_el2, hpfar_el2)
+A64_SYSREG(elr_el2, elr_el2)
+A64_SYSREG(spsr_el2, spsr_el2)
+A64_SYSREG(hcr_el2, hcr_el2)
+A64_SYSREG(vtcr_el2, vtcr_el2)
+A64_SYSREG(vttbr_el2, vttbr_el2)
+A64_SYSREG(vmpidr_el2, vmpidr_el2)
+A64_SYSREG(vpidr_el2, vpidr_el2)
+A64_SYSREG(cptr_el2, cptr_el2)
+A64_SYSREG(mdcr_el2, mdcr_el2)
+A64_SYSREG(cnthctl_el2, cnthctl_el2)
+A64_SYSREG(cntvoff_el2, cntvoff_el2)
+A64_SYSREG(tpidr_el2, tpidr_el2)
+A64_SYSREG(sctlr_el1, sctlr_el1)
+A64_SYSREG(esr_el1, esr_el1)
+A64_SYSREG(far_el1, far_el1)
+A64_SYSREG(elr_el1, elr_el1)
+A64_SYSREG(spsr_el1, spsr_el1)
+A64_SYSREG(vbar_el1, vbar_el1)
+A64_SYSREG(cpacr_el1, cpacr_el1)
+A64_SYSREG(pmcr_el0, pmcr_el0)
+A64_SYSREG(cntfrq_el0, cntfrq_el0)
+A64_SYSREG(cntpct_el0, cntpct_el0)
+A64_SYSREG(cntvct_el0, cntvct_el0)
+A64_SYSREG(cntv_ctl_el0, cntv_ctl_el0)
+A64_SYSREG(cntv_cval_el0, cntv_cval_el0)
+A64_SYSREG(cntp_ctl_el0, cntp_ctl_el0)
+A64_SYSREG(cnthp_ctl_el2, cnthp_ctl_el2)
 
 // GICv3 CPU interface (physical, as EL2 sees it).
-HYP_SYSREG(icc_sre_el2, S3_4_C12_C9_5)
-HYP_SYSREG(icc_sre_el1, S3_0_C12_C12_5)
-HYP_SYSREG(icc_pmr_el1, S3_0_C4_C6_0)
-HYP_SYSREG(icc_bpr1_el1, S3_0_C12_C12_3)
-HYP_SYSREG(icc_ctlr_el1, S3_0_C12_C12_4)
-HYP_SYSREG(icc_igrpen1_el1, S3_0_C12_C12_7)
-HYP_SYSREG(icc_iar1_el1, S3_0_C12_C12_0)
-HYP_SYSREG(icc_eoir1_el1, S3_0_C12_C12_1)
-HYP_SYSREG(icc_dir_el1, S3_0_C12_C11_1)
-HYP_SYSREG(icc_sgi1r_el1, S3_0_C12_C11_5)
+A64_SYSREG(icc_sre_el2, S3_4_C12_C9_5)
+A64_SYSREG(icc_sre_el1, S3_0_C12_C12_5)
+A64_SYSREG(icc_pmr_el1, S3_0_C4_C6_0)
+A64_SYSREG(icc_bpr1_el1, S3_0_C12_C12_3)
+A64_SYSREG(icc_ctlr_el1, S3_0_C12_C12_4)
+A64_SYSREG(icc_igrpen1_el1, S3_0_C12_C12_7)
+A64_SYSREG(icc_iar1_el1, S3_0_C12_C12_0)
+A64_SYSREG(icc_eoir1_el1, S3_0_C12_C12_1)
+A64_SYSREG(icc_dir_el1, S3_0_C12_C11_1)
+A64_SYSREG(icc_sgi1r_el1, S3_0_C12_C11_5)
 
 // GICv3 virtualization extension.
-HYP_SYSREG(ich_hcr_el2, S3_4_C12_C11_0)
-HYP_SYSREG(ich_vtr_el2, S3_4_C12_C11_1)
-HYP_SYSREG(ich_misr_el2, S3_4_C12_C11_2)
-HYP_SYSREG(ich_eisr_el2, S3_4_C12_C11_3)
-HYP_SYSREG(ich_elrsr_el2, S3_4_C12_C11_5)
-HYP_SYSREG(ich_vmcr_el2, S3_4_C12_C11_7)
-HYP_SYSREG(ich_ap0r0_el2, S3_4_C12_C8_0)
-HYP_SYSREG(ich_ap0r1_el2, S3_4_C12_C8_1)
-HYP_SYSREG(ich_ap0r2_el2, S3_4_C12_C8_2)
-HYP_SYSREG(ich_ap0r3_el2, S3_4_C12_C8_3)
-HYP_SYSREG(ich_ap1r0_el2, S3_4_C12_C9_0)
-HYP_SYSREG(ich_ap1r1_el2, S3_4_C12_C9_1)
-HYP_SYSREG(ich_ap1r2_el2, S3_4_C12_C9_2)
-HYP_SYSREG(ich_ap1r3_el2, S3_4_C12_C9_3)
-HYP_SYSREG(ich_lr0_el2, S3_4_C12_C12_0)
-HYP_SYSREG(ich_lr1_el2, S3_4_C12_C12_1)
-HYP_SYSREG(ich_lr2_el2, S3_4_C12_C12_2)
-HYP_SYSREG(ich_lr3_el2, S3_4_C12_C12_3)
-HYP_SYSREG(ich_lr4_el2, S3_4_C12_C12_4)
-HYP_SYSREG(ich_lr5_el2, S3_4_C12_C12_5)
-HYP_SYSREG(ich_lr6_el2, S3_4_C12_C12_6)
-HYP_SYSREG(ich_lr7_el2, S3_4_C12_C12_7)
-HYP_SYSREG(ich_lr8_el2, S3_4_C12_C13_0)
-HYP_SYSREG(ich_lr9_el2, S3_4_C12_C13_1)
-HYP_SYSREG(ich_lr10_el2, S3_4_C12_C13_2)
-HYP_SYSREG(ich_lr11_el2, S3_4_C12_C13_3)
-HYP_SYSREG(ich_lr12_el2, S3_4_C12_C13_4)
-HYP_SYSREG(ich_lr13_el2, S3_4_C12_C13_5)
-HYP_SYSREG(ich_lr14_el2, S3_4_C12_C13_6)
-HYP_SYSREG(ich_lr15_el2, S3_4_C12_C13_7)
+A64_SYSREG(ich_hcr_el2, S3_4_C12_C11_0)
+A64_SYSREG(ich_vtr_el2, S3_4_C12_C11_1)
+A64_SYSREG(ich_misr_el2, S3_4_C12_C11_2)
+A64_SYSREG(ich_eisr_el2, S3_4_C12_C11_3)
+A64_SYSREG(ich_elrsr_el2, S3_4_C12_C11_5)
+A64_SYSREG(ich_vmcr_el2, S3_4_C12_C11_7)
+A64_SYSREG(ich_ap0r0_el2, S3_4_C12_C8_0)
+A64_SYSREG(ich_ap0r1_el2, S3_4_C12_C8_1)
+A64_SYSREG(ich_ap0r2_el2, S3_4_C12_C8_2)
+A64_SYSREG(ich_ap0r3_el2, S3_4_C12_C8_3)
+A64_SYSREG(ich_ap1r0_el2, S3_4_C12_C9_0)
+A64_SYSREG(ich_ap1r1_el2, S3_4_C12_C9_1)
+A64_SYSREG(ich_ap1r2_el2, S3_4_C12_C9_2)
+A64_SYSREG(ich_ap1r3_el2, S3_4_C12_C9_3)
+A64_SYSREG(ich_lr0_el2, S3_4_C12_C12_0)
+A64_SYSREG(ich_lr1_el2, S3_4_C12_C12_1)
+A64_SYSREG(ich_lr2_el2, S3_4_C12_C12_2)
+A64_SYSREG(ich_lr3_el2, S3_4_C12_C12_3)
+A64_SYSREG(ich_lr4_el2, S3_4_C12_C12_4)
+A64_SYSREG(ich_lr5_el2, S3_4_C12_C12_5)
+A64_SYSREG(ich_lr6_el2, S3_4_C12_C12_6)
+A64_SYSREG(ich_lr7_el2, S3_4_C12_C12_7)
+A64_SYSREG(ich_lr8_el2, S3_4_C12_C13_0)
+A64_SYSREG(ich_lr9_el2, S3_4_C12_C13_1)
+A64_SYSREG(ich_lr10_el2, S3_4_C12_C13_2)
+A64_SYSREG(ich_lr11_el2, S3_4_C12_C13_3)
+A64_SYSREG(ich_lr12_el2, S3_4_C12_C13_4)
+A64_SYSREG(ich_lr13_el2, S3_4_C12_C13_5)
+A64_SYSREG(ich_lr14_el2, S3_4_C12_C13_6)
+A64_SYSREG(ich_lr15_el2, S3_4_C12_C13_7)
 
 // ---- Barriers and hints -----------------------------------------------------
 static inline void hyp_isb(void) { __asm__ volatile("isb" ::: "memory"); }
@@ -121,31 +113,7 @@ static inline void hyp_clean_dcache_range(uintptr_t a, size_t n) {
 void *memmove(void *d, const void *s, size_t n);
 void *memcpy(void *d, const void *s, size_t n);
 
-// ---- MMIO (device memory; never merged or elided) ---------------------------
-static inline uint8_t mmio_read8(uintptr_t a) {
-    uint8_t v; __asm__ volatile("ldrb %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline uint16_t mmio_read16(uintptr_t a) {
-    uint16_t v; __asm__ volatile("ldrh %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline uint32_t mmio_read32(uintptr_t a) {
-    uint32_t v; __asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline uint64_t mmio_read64(uintptr_t a) {
-    uint64_t v; __asm__ volatile("ldr %0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline void mmio_write8(uintptr_t a, uint8_t v) {
-    __asm__ volatile("strb %w0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
-static inline void mmio_write16(uintptr_t a, uint16_t v) {
-    __asm__ volatile("strh %w0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
-static inline void mmio_write32(uintptr_t a, uint32_t v) {
-    __asm__ volatile("str %w0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
-static inline void mmio_write64(uintptr_t a, uint64_t v) {
-    __asm__ volatile("str %0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
+// ---- MMIO: mmio_read8..64 / mmio_write8..64 (a64_access.h) ------------------
 
 // ---- Firmware call (SMCCC, PSCI through SMC) --------------------------------
 static inline uint64_t hyp_smc(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3) {

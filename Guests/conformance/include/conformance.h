@@ -10,17 +10,17 @@
 #include "guest.h"
 
 // GIC CPU interface (ICC_*; under a hypervisor the ICV_* registers).
-GUEST_SYSREG(icc_iar0, S3_0_C12_C8_0)
-GUEST_SYSREG(icc_eoir0, S3_0_C12_C8_1)
-GUEST_SYSREG(icc_hppir0, S3_0_C12_C8_2)
-GUEST_SYSREG(icc_bpr0, S3_0_C12_C8_3)
-GUEST_SYSREG(icc_ap0r0, S3_0_C12_C8_4)
-GUEST_SYSREG(icc_ap1r0, S3_0_C12_C9_0)
-GUEST_SYSREG(icc_rpr, S3_0_C12_C11_3)
-GUEST_SYSREG(icc_hppir1, S3_0_C12_C12_2)
-GUEST_SYSREG(icc_igrpen0, S3_0_C12_C12_6)
+A64_SYSREG(icc_iar0, S3_0_C12_C8_0)
+A64_SYSREG(icc_eoir0, S3_0_C12_C8_1)
+A64_SYSREG(icc_hppir0, S3_0_C12_C8_2)
+A64_SYSREG(icc_bpr0, S3_0_C12_C8_3)
+A64_SYSREG(icc_ap0r0, S3_0_C12_C8_4)
+A64_SYSREG(icc_ap1r0, S3_0_C12_C9_0)
+A64_SYSREG(icc_rpr, S3_0_C12_C11_3)
+A64_SYSREG(icc_hppir1, S3_0_C12_C12_2)
+A64_SYSREG(icc_igrpen0, S3_0_C12_C12_6)
 // Pending physical/virtual IRQ and FIQ, whatever PSTATE masks (I bit 7, F bit 6).
-GUEST_SYSREG(isr, S3_0_C12_C1_0)
+A64_SYSREG(isr, S3_0_C12_C1_0)
 
 // WFI after the stores before it are visible (the runtime's guest_wfi has no barrier).
 static inline void cf_wfi(void) { __asm__ volatile("dsb sy\n\twfi" ::: "memory"); }

@@ -6,40 +6,31 @@
 
 #include <stdint.h>
 #include <stddef.h>
+#include "../../../Shared/include/a64_access.h"
 
-#define GUEST_SYSREG(fn, reg)                                                   \
-    static inline uint64_t read_##fn(void) {                                    \
-        uint64_t v;                                                             \
-        __asm__ volatile("mrs %0, " #reg : "=r"(v) :: "memory");                \
-        return v;                                                               \
-    }                                                                           \
-    static inline void write_##fn(uint64_t v) {                                 \
-        __asm__ volatile("msr " #reg ", %0" :: "r"(v) : "memory");              \
-    }
-
-GUEST_SYSREG(mpidr, mpidr_el1)
-GUEST_SYSREG(currentel, CurrentEL)
-GUEST_SYSREG(daif, daif)
-GUEST_SYSREG(cntfrq, cntfrq_el0)
-GUEST_SYSREG(cntvct, cntvct_el0)
-GUEST_SYSREG(cntv_ctl, cntv_ctl_el0)
-GUEST_SYSREG(cntv_cval, cntv_cval_el0)
-GUEST_SYSREG(cntv_tval, cntv_tval_el0)
-GUEST_SYSREG(cntpct, cntpct_el0)
-GUEST_SYSREG(cntp_ctl, cntp_ctl_el0)
-GUEST_SYSREG(cntp_cval, cntp_cval_el0)
-GUEST_SYSREG(esr_el1, esr_el1)
-GUEST_SYSREG(far_el1, far_el1)
-GUEST_SYSREG(elr_el1, elr_el1)
-GUEST_SYSREG(icc_sre, S3_0_C12_C12_5)
-GUEST_SYSREG(icc_pmr, S3_0_C4_C6_0)
-GUEST_SYSREG(icc_bpr1, S3_0_C12_C12_3)
-GUEST_SYSREG(icc_ctlr, S3_0_C12_C12_4)
-GUEST_SYSREG(icc_igrpen1, S3_0_C12_C12_7)
-GUEST_SYSREG(icc_iar1, S3_0_C12_C12_0)
-GUEST_SYSREG(icc_eoir1, S3_0_C12_C12_1)
-GUEST_SYSREG(icc_sgi1r, S3_0_C12_C11_5)
-GUEST_SYSREG(icc_dir, S3_0_C12_C11_1)
+A64_SYSREG(mpidr, mpidr_el1)
+A64_SYSREG(currentel, CurrentEL)
+A64_SYSREG(daif, daif)
+A64_SYSREG(cntfrq, cntfrq_el0)
+A64_SYSREG(cntvct, cntvct_el0)
+A64_SYSREG(cntv_ctl, cntv_ctl_el0)
+A64_SYSREG(cntv_cval, cntv_cval_el0)
+A64_SYSREG(cntv_tval, cntv_tval_el0)
+A64_SYSREG(cntpct, cntpct_el0)
+A64_SYSREG(cntp_ctl, cntp_ctl_el0)
+A64_SYSREG(cntp_cval, cntp_cval_el0)
+A64_SYSREG(esr_el1, esr_el1)
+A64_SYSREG(far_el1, far_el1)
+A64_SYSREG(elr_el1, elr_el1)
+A64_SYSREG(icc_sre, S3_0_C12_C12_5)
+A64_SYSREG(icc_pmr, S3_0_C4_C6_0)
+A64_SYSREG(icc_bpr1, S3_0_C12_C12_3)
+A64_SYSREG(icc_ctlr, S3_0_C12_C12_4)
+A64_SYSREG(icc_igrpen1, S3_0_C12_C12_7)
+A64_SYSREG(icc_iar1, S3_0_C12_C12_0)
+A64_SYSREG(icc_eoir1, S3_0_C12_C12_1)
+A64_SYSREG(icc_sgi1r, S3_0_C12_C11_5)
+A64_SYSREG(icc_dir, S3_0_C12_C11_1)
 
 static inline void guest_isb(void) { __asm__ volatile("isb" ::: "memory"); }
 static inline void guest_dsb(void) { __asm__ volatile("dsb sy" ::: "memory"); }
@@ -47,35 +38,12 @@ static inline void guest_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 static inline void guest_irq_enable(void) { __asm__ volatile("msr daifclr, #2" ::: "memory"); }
 static inline void guest_irq_disable(void) { __asm__ volatile("msr daifset, #2" ::: "memory"); }
 
-static inline uint32_t mmio_read32(uintptr_t a) {
-    uint32_t v; __asm__ volatile("ldr %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline uint64_t mmio_read64(uintptr_t a) {
-    uint64_t v; __asm__ volatile("ldr %0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline void mmio_write32(uintptr_t a, uint32_t v) {
-    __asm__ volatile("str %w0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
-static inline uint8_t mmio_read8(uintptr_t a) {
-    uint8_t v; __asm__ volatile("ldrb %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline void mmio_write8(uintptr_t a, uint8_t v) {
-    __asm__ volatile("strb %w0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
+// MMIO beyond a64_access.h's mmio_read8..64 / mmio_write8..64.
 // A sign-extending byte load (LDRSB Xt): exercises the hypervisor's SSE path.
 static inline int64_t mmio_read8_signed(uintptr_t a) {
     int64_t v; __asm__ volatile("ldrsb %0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
 }
 
-static inline uint16_t mmio_read16(uintptr_t a) {
-    uint16_t v; __asm__ volatile("ldrh %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
-}
-static inline void mmio_write16(uintptr_t a, uint16_t v) {
-    __asm__ volatile("strh %w0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
-static inline void mmio_write64(uintptr_t a, uint64_t v) {
-    __asm__ volatile("str %0, [%1]" :: "r"(v), "r"(a) : "memory");
-}
 static inline int32_t mmio_read16_signed_w(uintptr_t a) {
     int32_t v; __asm__ volatile("ldrsh %w0, [%1]" : "=r"(v) : "r"(a) : "memory"); return v;
 }
