@@ -44,29 +44,57 @@ func check(_ ok: Bool, _ name: StaticString) {
     }
 }
 
-/// All vCPUs meet here (sense by generation number).
+/// All vCPUs meet here (sense by generation number). A vCPU that waits
+/// longer than 30 s says so and powers the machine off: a stall is a named
+/// failure, not a silent timeout.
 func barrier() {
     let n = Shared.load(Shared.vcpuCount)
     let generation = Shared.load(Shared.barrierGeneration)
     if Shared.add(Shared.barrierCount) == n {
         Shared.store(Shared.barrierCount, 0)
         _ = Shared.add(Shared.barrierGeneration)
-    } else {
-        while Shared.load(Shared.barrierGeneration) == generation {}
+    } else if !waitUntil(us: 30_000_000, { Shared.load(Shared.barrierGeneration) != generation }) {
+        stall("barrier: another vCPU did not arrive", count: Shared.load(Shared.barrierCount), of: n)
     }
+}
+
+/// Give up: report where, then PSCI SYSTEM_OFF (the summary line that
+/// test-hyp looks for is never printed).
+func stall(_ what: StaticString, count: UInt32, of n: UInt32) -> Never {
+    say {
+        $0.s("demo: vCPU "); $0.dec(myCPU()); $0.s(": FAIL: "); $0.s(what)
+        $0.s(" ("); $0.dec(Int(count)); $0.s(" of "); $0.dec(Int(n)); $0.s(")")
+    }
+    _ = PSCICall.call(PSCICall.systemOff)
+    while true { guest_wfi() }
 }
 
 /// Ticks of the virtual counter in `us` microseconds.
 func ticks(us: UInt64) -> UInt64 { read_cntfrq() / 1_000_000 * us }
 
-/// Spin (interrupts as they are) until `done` or `us` microseconds pass.
+/// Spin until `done` or `us` microseconds pass. With `sleep` (called with
+/// IRQs unmasked) it waits in WFI between checks: IRQs are masked while it
+/// checks and sleeps, so an interrupt that makes `done` true cannot be taken
+/// between the check and the WFI (which would then sleep for ever: the
+/// timer tests' handler disables the timer); WFI wakes for a pending
+/// interrupt whatever PSTATE.I says, and unmasking takes it.
 func waitUntil(us: UInt64, sleep: Bool = false, _ done: () -> Bool) -> Bool {
     let deadline = read_cntvct() + ticks(us: us)
-    while !done() {
-        if read_cntvct() > deadline { return false }
-        if sleep { guest_wfi() }
+    while true {
+        if sleep { guest_irq_disable() }
+        if done() {
+            if sleep { guest_irq_enable() }
+            return true
+        }
+        if read_cntvct() > deadline {
+            if sleep { guest_irq_enable() }
+            return false
+        }
+        if sleep {
+            guest_wfi()
+            guest_irq_enable()
+        }
     }
-    return true
 }
 
 @_cdecl("guest_main")
@@ -85,18 +113,22 @@ func guestMain(_ cpu: Int, _ deviceTree: UInt64) {
             n += 1
         }
         Shared.store(Shared.vcpuCount, UInt32(n))
-        Shared.store(Shared.booted, 1)
         say { $0.s("demo: started "); $0.dec(n); $0.s(" vCPUs") }
     } else {
         while Shared.load(Shared.vcpuCount) == 0 {}
-        _ = Shared.add(Shared.booted)
     }
+    // Every vCPU counts itself in. (vCPU 0 once stored 1 here after
+    // publishing the count: a secondary's increment in between was lost and
+    // every vCPU waited below for ever.)
+    _ = Shared.add(Shared.booted)
     runTests(cpu)
 }
 
 func runTests(_ cpu: Int) {
     let n = Int(Shared.load(Shared.vcpuCount))
-    while Shared.load(Shared.booted) < UInt32(n) {}
+    if !waitUntil(us: 30_000_000, { Shared.load(Shared.booted) >= UInt32(n) }) {
+        stall("not every vCPU booted", count: Shared.load(Shared.booted), of: UInt32(n))
+    }
 
     guard let rd = GIC.findRedistributor() else {
         check(false, "no redistributor matches this vCPU's MPIDR")
