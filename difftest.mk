@@ -23,7 +23,11 @@ FIRST ?= 1
 STEPS ?= 200
 DIFF_SMPS ?= 1 2 4
 DIFF_CI_SEEDS ?= 40
-DIFF_TIMEOUT ?= 600
+# Seconds one QEMU run may take: 2 minutes plus a second per 100 operations
+# on each vCPU. On 2 host cores the hypervisor side runs about 3 ms per
+# operation and vCPU at 8 vCPUs (every cross-vCPU access stops the others),
+# so this is 2.5 times that; the 40 seeds of `make test` get 440 s on 4 vCPUs.
+DIFF_TIMEOUT ?= $$(( 120 + $(SEEDS) * $(STEPS) * $(SMP) / 100 ))
 DIFF_PARAMS = 0x5DFFFFC0
 DIFF_LOADERS = -device loader,addr=$(DIFF_PARAMS),data=$(FIRST),data-len=8 \
 	-device loader,addr=$$(( $(DIFF_PARAMS) + 8 )),data=$(SEEDS),data-len=8 \
