@@ -63,6 +63,12 @@ final class FakePlatform: VGICPlatform, @unchecked Sendable {
         lrs[cpu][n] = ICH_LR.encode(l)
     }
     func validLRs(_ cpu: Int) -> [ListRegister] { (0..<16).map { lr(cpu, $0) }.filter { $0.state != .invalid } }
+    /// The guest's EOIs that no list register matched (ICH_HCR_EL2.EOIcount).
+    func countUnmatchedEOIs(_ cpu: Int, _ n: UInt32 = 1) {
+        var h = HCR(rawValue: hcr[cpu])
+        h.eoiCount = n
+        hcr[cpu] = h.rawValue
+    }
 }
 
 typealias TestVGIC = VGIC<FakePlatform>

@@ -68,9 +68,7 @@ struct FlushSyncTests {
         #expect(p.lr(0, 0).vINTID == 41 && p.lr(0, 0).state == .pending, "pending before merely active")
         #expect(HCR(rawValue: p.hcr[0]).has(HCR.lrenpie), "an active interrupt without a list register")
         // The guest EOIs 40 (no list register: EOIcount).
-        var hcr = HCR(rawValue: p.hcr[0])
-        hcr.eoiCount = 1
-        p.hcr[0] = hcr.rawValue
+        p.countUnmatchedEOIs(0)
         g.vcpuExit(0)
         #expect(!g.irqs[g.spiIndex(40)].active)
         #expect(g.isPending(g.spiIndex(41)))
@@ -97,9 +95,7 @@ struct FlushSyncTests {
         g.vcpuEnter(0)
         #expect(p.lr(0, 0).vINTID == 42, "the pending interrupt has the only list register")
         // The guest EOIs 40: no list register holds it (EOIcount).
-        var hcr = HCR(rawValue: p.hcr[0])
-        hcr.eoiCount = 1
-        p.hcr[0] = hcr.rawValue
+        p.countUnmatchedEOIs(0)
         g.vcpuExit(0)
         #expect(!g.irqs[g.spiIndex(40)].active, "the EOI ends the acknowledged interrupt")
         #expect(g.irqs[g.spiIndex(41)].active, "not the higher-priority one set active by ISACTIVER")
@@ -129,9 +125,7 @@ struct FlushSyncTests {
         g.vcpuEnter(0)
         #expect(p.lr(0, 0).vINTID == 41, "40 has no list register")
         #expect(HCR(rawValue: p.hcr[0]).has(HCR.tdir), "with 40 active and not listed, DIR traps")
-        var hcr = HCR(rawValue: p.hcr[0])
-        hcr.eoiCount = 1  // the guest's EOIR of 40: a priority drop
-        p.hcr[0] = hcr.rawValue
+        p.countUnmatchedEOIs(0)  // the guest's EOIR of 40: a priority drop
         g.vcpuExit(0)
         #expect(g.irqs[g.spiIndex(40)].active, "still active until its DIR")
         g.guestSystemRegisterWrite(vcpu: 0, .dir, 40)

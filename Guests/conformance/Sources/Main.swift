@@ -141,12 +141,7 @@ func resetThisCPU(drainPending: Bool = true) -> UInt64 {
     wr32(sgi + UInt(GICD.icenabler), 0xFFFF_FFFF)
     wr32(sgi + UInt(GICD.icpendr), 0xFFFF_FFFF)
     wr32(sgi + UInt(GICD.icactiver), 0xFFFF_FFFF)
-    wr32(sgi + UInt(GICD.igroupr), 0xFFFF_FFFF)
-    var i: UInt = 0
-    while i < 32 {
-        wr32(sgi + UInt(GICD.ipriorityr) + i, 0xA0A0_A0A0)
-        i += 4
-    }
+    GIC.groupAndPriorityDefaults(sgi: sgi)
     if drainPending { _ = drain() }
     write_icc_ctlr(read_icc_ctlr() & ~2)
     write_icc_pmr(0xFF)

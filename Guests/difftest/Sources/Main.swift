@@ -552,12 +552,7 @@ final class Run {
             while rd32(rdBase(c) + UInt(GICR.ctlr)) & GICR.ctlrRWP != 0 {}
             wr32(s + UInt(GICD.icpendr), 0xFFFF_FFFF)
             wr32(s + UInt(GICD.icactiver), 0xFFFF_FFFF)
-            wr32(s + UInt(GICD.igroupr), 0xFFFF_FFFF)
-            var i: UInt = 0
-            while i < 32 {
-                wr32(s + UInt(GICD.ipriorityr) + i, 0xA0A0_A0A0)
-                i += 4
-            }
+            GIC.groupAndPriorityDefaults(sgi: s)
         }
         for b in spiBlocks {
             let w = UInt(b / 32) * 4

@@ -5,8 +5,8 @@ import GuestSupport
 /// and the redistributors trap to the vGIC; the CPU interface is the
 /// hardware's virtual one (ICV_* behind the ICC_* names).
 enum GIC {
-    static let distributor: UInt = 0x0800_0000
-    static let redistributors: UInt = 0x080A_0000
+    static let distributor = gicd
+    static let redistributors = gicrFrames
 
     /// Find this vCPU's redistributor the way kvm-unit-tests and Linux do:
     /// walk the frames until GICR_TYPER's affinity matches MPIDR (or Last).
@@ -34,12 +34,7 @@ enum GIC {
         mmio_write32(rd + UInt(GICR.waker), w)
         while mmio_read32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep != 0 {}
         let sgi = rd + UInt(GICR.sgiBase)
-        mmio_write32(sgi + UInt(GICD.igroupr), 0xFFFF_FFFF)
-        var i: UInt = 0
-        while i < 32 {
-            mmio_write32(sgi + UInt(GICD.ipriorityr) + i, 0xA0A0_A0A0)
-            i += 4
-        }
+        groupAndPriorityDefaults(sgi: sgi)
         mmio_write32(sgi + UInt(GICD.icenabler), ~enabled)
         mmio_write32(sgi + UInt(GICD.isenabler), enabled)
         write_icc_sre(read_icc_sre() | 1)
@@ -48,6 +43,17 @@ enum GIC {
         write_icc_bpr1(0)
         write_icc_igrpen1(1)
         guest_isb()
+    }
+
+    /// Every private interrupt of the redistributor whose SGI_base frame is
+    /// `sgi` in Group 1 at priority 0xA0.
+    static func groupAndPriorityDefaults(sgi: UInt) {
+        mmio_write32(sgi + UInt(GICD.igroupr), 0xFFFF_FFFF)
+        var i: UInt = 0
+        while i < 32 {
+            mmio_write32(sgi + UInt(GICD.ipriorityr) + i, 0xA0A0_A0A0)
+            i += 4
+        }
     }
 
     /// ICC_SGI1R_EL1 to a list of vCPUs (Aff0 < 16, Aff1 = 0) or, with

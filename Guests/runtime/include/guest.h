@@ -30,6 +30,8 @@ A64_SYSREG(icc_igrpen1, S3_0_C12_C12_7)
 A64_SYSREG(icc_iar1, S3_0_C12_C12_0)
 A64_SYSREG(icc_eoir1, S3_0_C12_C12_1)
 A64_SYSREG(icc_sgi1r, S3_0_C12_C11_5)
+A64_SYSREG(icc_asgi1r, S3_0_C12_C11_6)
+A64_SYSREG(icc_sgi0r, S3_0_C12_C11_7)
 A64_SYSREG(icc_dir, S3_0_C12_C11_1)
 
 static inline void guest_isb(void) { __asm__ volatile("isb" ::: "memory"); }
@@ -63,9 +65,6 @@ static inline void mmio_write32_zero(uintptr_t a) {
     __asm__ volatile("str wzr, [%0]" :: "r"(a) : "memory");
 }
 
-// Writes of CPU-interface registers the fuzzer throws values at.
-static inline void write_icc_sgi0r(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_7, %0" :: "r"(v) : "memory"); }
-static inline void write_icc_asgi1r(uint64_t v) { __asm__ volatile("msr S3_0_C12_C11_6, %0" :: "r"(v) : "memory"); }
 // An implementation-defined register (HCR_EL2.TIDCP traps it to EL2).
 static inline uint64_t read_impdef(void) {
     uint64_t v; __asm__ volatile("mrs %0, S3_1_C15_C2_1" : "=r"(v) :: "memory"); return v;
