@@ -117,12 +117,15 @@ $(HYP_OUT)/guest-libc.o: Guests/runtime/libc.c Guests/runtime/include/guest.h $(
 	@mkdir -p $(HYP_OUT)
 	$(HYP_CLANG) $(HYP_CFLAGS) -I Guests/runtime/include -c $< -o $@
 
-# $(1): guest name (Guests/$(1)/Sources). Extra C flags in HYP_GUEST_CFLAGS_$(1).
+# $(1): guest name (Guests/$(1)/Sources). Extra Swift flags in HYP_GUEST_SWIFTFLAGS_$(1),
+# extra dependencies in HYP_GUEST_DEPS_$(1), Swift files of another guest it
+# shares in HYP_GUEST_SRCS_$(1).
 define HYP_GUEST_RULES
-$(HYP_OUT)/$(1)-swift.o: $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) $(HYP_GUEST_RT_DEPS) \
-		$(HYP_GUEST_DEPS_$(1))
+$(HYP_OUT)/$(1)-swift.o: $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_SRCS_$(1)) $(HYP_GUEST_RT_SRCS) \
+		$(HYP_GUEST_RT_DEPS) $(HYP_GUEST_DEPS_$(1))
 	$(HYP_SWIFTC) $(HYP_SWIFTFLAGS) $(HYP_GUEST_SWIFTFLAGS_$(1)) -module-name $(1)Guest \
-		-I $(HYP_OUT) -I Guests/runtime/include -c $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_RT_SRCS) -o $$@
+		-I $(HYP_OUT) -I Guests/runtime/include -c $(wildcard Guests/$(1)/Sources/*.swift) $(HYP_GUEST_SRCS_$(1)) \
+		$(HYP_GUEST_RT_SRCS) -o $$@
 
 $(HYP_OUT)/$(1).elf: $(HYP_OUT)/guest-boot.o $(HYP_OUT)/guest-libc.o $(HYP_OUT)/$(1)-swift.o \
 		$(HYP_OUT)/GICArchitecture.o Guests/runtime/link.ld

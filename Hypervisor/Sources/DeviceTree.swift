@@ -9,8 +9,8 @@ import HypSupport
 ///   - the GIC node: no `interrupts` (the maintenance interrupt is the
 ///     hypervisor's), no ITS child
 ///   - no devices the guest is not given: PCIe, the platform bus, flash,
-///     virtio-mmio, the RTC, GPIO and its keys, fw-cfg
-/// Everything else stays: the CPUs, the timer, the UART, the PMU, `/chosen`
+///     virtio-mmio, GPIO and its keys, fw-cfg
+/// Everything else stays: the CPUs, the timer, the UART, the RTC, the PMU, `/chosen`
 /// (with `bootargs` when QEMU had `-append`). With an initial RAM disk,
 /// `/chosen` gains `linux,initrd-start` and `linux,initrd-end`. Strings and
 /// the reservation map are copied as they are (the two new names appended);
@@ -24,7 +24,7 @@ enum DeviceTree {
     static let end: UInt32 = 9
 
     static let droppedNodes: [StaticString] = [
-        "pcie@", "platform-bus@", "flash@", "virtio_mmio@", "pl031@", "pl061@", "gpio-keys", "fw-cfg@", "its@",
+        "pcie@", "platform-bus@", "flash@", "virtio_mmio@", "pl061@", "gpio-keys", "fw-cfg@", "its@",
     ]
 
     static let initrdStartName: StaticString = "linux,initrd-start"

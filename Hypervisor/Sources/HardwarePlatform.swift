@@ -113,6 +113,8 @@ struct HardwarePlatform: VGICPlatform {
     func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool {
         // The UART's output: any unmasked interrupt condition (UARTMIS).
         if intid == HostGIC.uartSPI { return mmio_read32(UInt(VM.uartBase) + 0x40) & 0x7FF != 0 }
+        // The RTC's: its alarm, unmasked (RTCMIS).
+        if intid == HostGIC.rtcSPI { return mmio_read32(UInt(VM.rtcBase) + 0x18) & 1 != 0 }
         guard cpu == currentCPU() else { return HostGIC.isPending(intid, cpu: cpu) }
         let ctl: UInt64
         switch intid {

@@ -16,8 +16,9 @@ enum HostGIC {
     static let maintenancePPI: UInt32 = 25
     static let virtualTimerPPI: UInt32 = 27
     static let physicalTimerPPI: UInt32 = 30
-    /// The PL011's SPI, passed through to the guest.
+    /// The PL011's and the PL031's SPIs, passed through to the guest.
     static let uartSPI: UInt32 = 33
+    static let rtcSPI: UInt32 = 34
 
     static let hostPriority: UInt8 = 0x80
 

@@ -160,7 +160,7 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot, maintenance: Bool = false) {
         case HostGIC.virtualTimerPPI, HostGIC.physicalTimerPPI:
             slot.stats.timerIRQs += 1
             passThrough(intid, vcpu: slot.index < VM.vcpuCount ? slot.index : nil)
-        case HostGIC.uartSPI:
+        case HostGIC.uartSPI, HostGIC.rtcSPI:
             slot.stats.spis += 1
             passThrough(intid, vcpu: nil)
         case HostGIC.stopSGI:

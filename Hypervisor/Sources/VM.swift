@@ -35,6 +35,7 @@ enum VM {
         return (initrd, initrd + size)
     }
     static let uartBase: UInt64 = 0x0900_0000
+    static let rtcBase: UInt64 = 0x0901_0000
 
     /// The guest-visible GIC frames, at the physical GIC's addresses.
     static let distributorBase: UInt64 = 0x0800_0000
@@ -80,6 +81,7 @@ enum VM {
         vcpuCount = vcpus
         Stage2.identityMap(ramBase, size: ramSize, .normal)
         Stage2.identityMap(uartBase, size: 0x1000, .device)
+        Stage2.identityMap(rtcBase, size: 0x1000, .device)
 
         let vtr = VTR(rawValue: read_ich_vtr_el2())
         HardwarePlatform.listRegisters = vtr.listRegisters
@@ -101,14 +103,17 @@ enum VM {
                 panic("mapping the timer PPIs failed")
             }
         }
-        // The UART's interrupt: the guest has the device, so it has its line.
+        // The UART's and the RTC's interrupts: the guest has the devices, so
+        // it has their lines.
         do {
             try g.map(HostGIC.uartSPI, physicalIntid: HostGIC.uartSPI, levelFromPhysical: true)
+            try g.map(HostGIC.rtcSPI, physicalIntid: HostGIC.rtcSPI, levelFromPhysical: true)
         } catch {
-            panic("mapping the UART SPI failed")
+            panic("mapping the UART and RTC SPIs failed")
         }
         vgic = g
         HostGIC.enableSPI(HostGIC.uartSPI)
+        HostGIC.enableSPI(HostGIC.rtcSPI)
 
         var slots: [VCPUSlot] = []
         for v in 0..<vcpus { slots.append(VCPUSlot(index: v)) }

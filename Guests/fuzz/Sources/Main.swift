@@ -148,9 +148,9 @@ func value(_ rng: inout Random) -> UInt64 {
     }
 }
 
-/// Memory nobody gave the guest: the ITS, virtio-mmio, the RTC, PCIe, the
+/// Memory nobody gave the guest: the ITS, virtio-mmio, the GPIO, PCIe, the
 /// hypervisor itself, beyond RAM.
-let unmapped: [UInt] = [0x0808_0000, 0x0A00_0000, 0x0901_0000, 0x1000_0000, 0x5E00_0000, 0x5F00_0000,
+let unmapped: [UInt] = [0x0808_0000, 0x0A00_0000, 0x0903_0000, 0x1000_0000, 0x5E00_0000, 0x5F00_0000,
                         0x6000_0000, 0x0801_0000]
 
 func operation(_ rng: inout Random, _ cpu: Int, _ n: Int) {

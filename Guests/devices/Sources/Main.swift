@@ -1,0 +1,153 @@
+import ConformanceSupport
+import GICArchitecture
+import GuestSupport
+
+// The device guest: interrupts from real devices of QEMU virt -- the PL011
+// UART, the PL031 RTC, the EL1 virtual and physical timers -- taken polled
+// and through the IRQ vector, with the seed's operations (GICD_ISPENDR,
+// ICPENDR, ISACTIVER, ICACTIVER) made while the device's line is high and
+// while it is low. The same binary runs on QEMU's own GICv3 (the reference:
+// `-M virt,gic-version=3`, entered at EL1 by QEMU) and under the swift-vgic
+// hypervisor, where every one of these lines is a hardware-mapped interrupt
+// with a physical twin. It prints one `ok N - name` or `not ok N - name`
+// line per check and `N passed, N failed` at the end, then powers the
+// machine off through PSCI; devices.mk compares the two logs.
+//
+// The test framework (jobs on other vCPUs, the IRQ vector's log and hooks,
+// polling helpers) is the conformance suite's, Guests/conformance/Sources/
+// Framework.swift, compiled in.
+
+@_cdecl("guest_main")
+func guestMain(_ cpu: Int, _ deviceTree: UInt64) {
+    if cpu == 0 { primary() } else { secondary(cpu) }
+}
+
+func primary() {
+    allocateShared()
+    ticksPerMicrosecond = max(read_cntfrq() / 1_000_000, 1)
+    startTicks = read_cntvct()
+    say {
+        $0.s("# swift-vgic device suite: vCPU 0 at EL")
+        $0.dec(Int((read_currentel() >> 2) & 3))
+    }
+    initThisCPU(0)
+    _ = cf_add(slot(0, F.boots), 1)
+    wr32(gicd + UInt(GICD.ctlr), GICD.ctlrARE | GICD.ctlrEnableGrp1)
+    waitDistributorRWP()
+    quietHere(.uart)
+    quietHere(.rtc)
+
+    var n = 1
+    while n < 16 {
+        let r = PSCICall.call(PSCICall.cpuOn, mpidrOf(n), entryAddress(), UInt64(n))
+        if r != 0 { break }
+        if !spinUntil(us: mustHappenUs, { load(n, F.boots) >= 1 }) {
+            say { $0.s("# vCPU "); $0.dec(n); $0.s(" did not come up") }
+            break
+        }
+        n += 1
+    }
+    cf_store(global(G.vcpus), UInt64(n))
+    say { $0.s("# "); $0.dec(n); $0.s(" vCPUs") }
+
+    runDeviceTests()
+    finish()
+}
+
+func secondary(_ cpu: Int) -> Never {
+    let me = thisCPU()
+    store(me, F.context, UInt64(cpu))
+    let sgi = sgiBase(me)
+    store(me, stateAtBoot, UInt64(rd32(sgi + UInt(GICD.isactiver))) | UInt64(rd32(sgi + UInt(GICD.ispendr))) << 32)
+    store(me, timersAtBoot, read_cntv_ctl() | read_cntp_ctl() << 8)
+    initThisCPU(me)
+    _ = cf_add(slot(me, F.boots), 1)
+    helperLoop(me)
+}
+
+func runDeviceTests() {
+    let n = vcpuCount
+    for d in [Device.uart, Device.rtc] {
+        for t in 0..<n { spiTests(d, t) }
+        seedTests(d, n - 1)
+    }
+    rtcAlarmTest(n - 1)
+    for d in [Device.virtualTimer, Device.physicalTimer] {
+        for t in 0..<n { timerTests(d, t) }
+        seedTests(d, n - 1)
+    }
+    cpuOffOnTests()
+}
+
+// MARK: Bring-up and the state each test starts from
+
+func waitDistributorRWP() {
+    _ = spinUntil(us: mustHappenUs) { rd32(gicd + UInt(GICD.ctlr)) & GICD.ctlrRWP == 0 }
+}
+
+func waitRedistributorRWP(_ cpu: Int) {
+    _ = spinUntil(us: mustHappenUs) { rd32(rdBase(cpu) + UInt(GICR.ctlr)) & GICR.ctlrRWP == 0 }
+}
+
+/// Wake this vCPU's redistributor, system-register access on, then the
+/// state every test starts from.
+func initThisCPU(_ cpu: Int) {
+    let rd = rdBase(cpu)
+    wr32(rd + UInt(GICR.waker), rd32(rd + UInt(GICR.waker)) & ~GICR.wakerProcessorSleep)
+    _ = spinUntil(us: mustHappenUs) { rd32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep == 0 }
+    write_icc_sre(read_icc_sre() | 1)
+    guest_isb()
+    resetThisCPU()
+}
+
+/// This vCPU's interrupts masked and its timers off; every private
+/// interrupt disabled, inactive, not pending, Group 1 at 0xA0; its CPU
+/// interface open (PMR 0xFF, BPR 0, EOImode 0, Group 1 on); no hook, an
+/// empty log.
+func resetThisCPU() {
+    let cpu = thisCPU()
+    guest_irq_disable()
+    quietHere(.virtualTimer)
+    quietHere(.physicalTimer)
+    setHook(cpu, nil)
+    store(cpu, F.eoiMode1, 0)
+    let sgi = sgiBase(cpu)
+    wr32(sgi + UInt(GICD.icenabler), 0xFFFF_FFFF)
+    waitRedistributorRWP(cpu)
+    wr32(sgi + UInt(GICD.icpendr), 0xFFFF_FFFF)
+    wr32(sgi + UInt(GICD.icactiver), 0xFFFF_FFFF)
+    GIC.groupAndPriorityDefaults(sgi: sgi)
+    write_icc_ctlr(read_icc_ctlr() & ~2)
+    write_icc_pmr(0xFF)
+    write_icc_bpr1(0)
+    write_icc_igrpen1(1)
+    guest_isb()
+    _ = drain()
+    clearLog(cpu)
+    store(cpu, F.depth, 0)
+    for k in 0..<16 { store(cpu, F.scratch + k, 0) }
+}
+
+let resetJob: Job = { _ in
+    resetThisCPU()
+    return 0
+}
+
+/// Every vCPU reset, both SPIs disabled, inactive, not pending, level,
+/// Group 1 at 0xA0, routed to vCPU 0; every device quiet.
+func begin() {
+    for d in [Device.uart, Device.rtc] {
+        quietHere(d)
+        wr32(dReg(GICD.icenabler, d.intid), bit(d.intid))
+        waitDistributorRWP()
+        wr32(dReg(GICD.icpendr, d.intid), bit(d.intid))
+        wr32(dReg(GICD.icactiver, d.intid), bit(d.intid))
+        setEdge(d, false)
+        let g = dReg(GICD.igroupr, d.intid)
+        wr32(g, rd32(g) | bit(d.intid))
+        mmio_write8(gicd + UInt(GICD.ipriorityr + d.intid), 0xA0)
+        mmio_write64(gicd + UInt(GICD.irouter + 8 * d.intid), mpidrOf(0))
+    }
+    for c in 0..<vcpuCount { runOn(c, resetJob) }
+    recorded.removeAll()
+}
