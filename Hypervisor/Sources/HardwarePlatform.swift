@@ -125,6 +125,8 @@ struct HardwarePlatform: VGICPlatform {
         return ctl & 0b111 == 0b101
     }
 
+    func setPhysicalEdgeTriggered(_ intid: UInt32, _ edge: Bool) { HostGIC.setEdgeTriggered(intid, edge) }
+
     /// List registers are CPU-local: the vGIC asks to stop the other vCPUs.
     var reachesEveryCPUsListRegisters: Bool { false }
     func stopOtherVCPUs(requester: Int) { Hypervisor.stopOtherVCPUs(requester) }

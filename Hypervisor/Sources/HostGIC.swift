@@ -63,6 +63,25 @@ enum HostGIC {
         waitForRWP()
     }
 
+    /// GICD_ICFGR of physical SPI `intid` (disabled while it changes, as the
+    /// architecture asks).
+    static func setEdgeTriggered(_ intid: UInt32, _ edge: Bool) {
+        guard intid >= 32 && intid < INTID.spiLimit else { return }
+        let d = distributorBase
+        let cfg = d + UInt(GICD.icfgr) + UInt(intid / 16) * 4
+        let mask: UInt32 = 2 << ((intid % 16) * 2)
+        let old = mmio_read32(cfg)
+        guard (old & mask != 0) != edge else { return }
+        let word = UInt(intid / 32) * 4, bit: UInt32 = 1 << (intid % 32)
+        let enabled = mmio_read32(d + UInt(GICD.isenabler) + word) & bit != 0
+        if enabled {
+            mmio_write32(d + UInt(GICD.icenabler) + word, bit)
+            waitForRWP()
+        }
+        mmio_write32(cfg, edge ? old | mask : old & ~mask)
+        if enabled { mmio_write32(d + UInt(GICD.isenabler) + word, bit) }
+    }
+
     static func waitForRWP() {
         while mmio_read32(distributorBase + UInt(GICD.ctlr)) & GICD.ctlrRWP != 0 {}
     }

@@ -75,6 +75,8 @@ public final class GICModel: @unchecked Sendable {
     private static let flagLine: UInt8 = 1
     private static let flagLatch: UInt8 = 2
     private static let flagActive: UInt8 = 4
+    /// Edge-triggered: a rising line sets the latch; the line itself is not pending.
+    private static let flagEdge: UInt8 = 8
 
     public init(version: GICVersion, cpus: Int, listRegisters: Int, priorityBits: Int) {
         self.version = version
@@ -745,17 +747,37 @@ public final class GICModel: @unchecked Sendable {
         setFlag(s, bit, on)
     }
 
+    /// The device's line. An edge-triggered interrupt latches a rising edge.
     public func setPhysicalLine(_ intid: UInt32, cpu: Int, _ level: Bool) {
-        writeFlag(intid, cpu, GICModel.flagLine, level)
+        lock.lock()
+        defer { lock.unlock() }
+        guard let s = physicalSlot(intid, cpu) else { return }
+        let f = flags(s)
+        if level && f & GICModel.flagEdge != 0 && f & GICModel.flagLine == 0 { setFlag(s, GICModel.flagLatch, true) }
+        setFlag(s, GICModel.flagLine, level)
+    }
+
+    /// GICD_ICFGR of a physical SPI (private interrupts' triggers are fixed here).
+    public func setPhysicalEdgeTriggered(_ intid: UInt32, _ edge: Bool) {
+        guard intid >= INTID.privateCount else { return }
+        writeFlag(intid, 0, GICModel.flagEdge, edge)
+    }
+
+    public func physicalEdgeTriggered(_ intid: UInt32, cpu: Int) -> Bool {
+        readFlag(intid, cpu, GICModel.flagEdge)
     }
 
     public func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool {
         readFlag(intid, cpu, GICModel.flagLine)
     }
 
-    /// Pending = pending latch || line level.
+    /// Pending = pending latch || (level-sensitive and the line high).
     public func physicalPending(_ intid: UInt32, cpu: Int) -> Bool {
-        readFlag(intid, cpu, GICModel.flagLine | GICModel.flagLatch)
+        lock.lock()
+        defer { lock.unlock() }
+        guard let s = physicalSlot(intid, cpu) else { return false }
+        let f = flags(s)
+        return f & GICModel.flagLatch != 0 || (f & GICModel.flagLine != 0 && f & GICModel.flagEdge == 0)
     }
 
     public func physicalActive(_ intid: UInt32, cpu: Int) -> Bool {

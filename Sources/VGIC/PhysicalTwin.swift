@@ -74,6 +74,7 @@ extension VGIC {
         irqs[i].physicalActiveHeld = false
         irqs[i].deferredPhysicalDeactivate = false
         irqs[i].twinRetaken = false
+        twinConfigured(i)
         if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
     }
 
@@ -239,6 +240,16 @@ extension VGIC {
         return irqs[i].lineLevel
     }
 
+    /// An edge (or a level) the device raised while the vGIC holds the twin
+    /// active waits at the physical level, behind that activation: for the
+    /// guest's ISPENDR it is the virtual interrupt's pending state, as a GIC
+    /// shows an edge that came while the interrupt was active. (The host
+    /// reports it once the guest's deactivation lets the twin be taken.)
+    @inline(__always) func pendingBehindHeldTwin(_ i: Int) -> Bool {
+        irqs[i].hw && irqs[i].physicalActiveHeld
+            && platform.physicalPending(irqs[i].physicalINTID, cpu: physicalTwinCPU(i))
+    }
+
     /// Sample the device's line of a mapped level-sensitive interrupt that
     /// has a reader.
     @inline(__always) func resampleLine(_ i: Int) {
@@ -262,6 +273,20 @@ extension VGIC {
             && !irqs[i].pendingLatch {
             releaseTwin(i)
         }
+    }
+
+    // MARK: The twin's trigger
+
+    /// A mapped SPI's twin gets the trigger of the virtual interrupt
+    /// (GICD_ICFGR, written by the guest or the VMM; at map and restore): a
+    /// level-sensitive twin would be pending again after every deactivation
+    /// while its device holds the line high, and each such activation would
+    /// reach an edge-triggered virtual interrupt as one more edge. With an
+    /// edge-triggered twin only a new edge of the line makes it pending. (A
+    /// PPI's trigger is fixed.)
+    func twinConfigured(_ i: Int) {
+        guard irqs[i].hw && irqs[i].intid >= 32 else { return }
+        platform.setPhysicalEdgeTriggered(irqs[i].physicalINTID, irqs[i].edge)
     }
 
     // MARK: The guest's distributor writes on a mapped interrupt (the seed)

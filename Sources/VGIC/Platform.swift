@@ -36,6 +36,12 @@ public protocol VGICPlatform {
     /// The input level of a physical interrupt (the device's output), for
     /// mapped level-sensitive interrupts (KVM's `get_input_level`).
     func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool
+    /// Configure physical SPI `intid` edge-triggered or level-sensitive
+    /// (`GICD_ICFGR`). The vGIC gives a mapped SPI's twin the trigger the
+    /// guest gives the virtual interrupt, so that every activation of the
+    /// twin the host reports is an edge of the device's line when the guest
+    /// asked for edges (docs/physical-twin.md).
+    func setPhysicalEdgeTriggered(_ intid: UInt32, _ edge: Bool)
 
     /// vCPU `vcpu` has new interrupt state: if it is in the guest it must
     /// exit (and re-enter) soon; if it waits for an interrupt it must wake.

@@ -236,7 +236,10 @@ extension VGIC {
             return UInt64(s.group)
         case .setEnable, .clearEnable, .userSetEnable:
             return s.enabled ? 1 : 0
-        case .setPending, .clearPending, .userSetPending, .userClearPending:
+        case .setPending, .clearPending:
+            if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
+            return s.pendingLatch || (!s.edge && inputLevel(i)) || pendingBehindHeldTwin(i) ? 1 : 0
+        case .userSetPending, .userClearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
             return s.pendingLatch || (!s.edge && inputLevel(i)) ? 1 : 0
         case .userPendingLatch:
@@ -326,7 +329,11 @@ extension VGIC {
         case .configuration:
             // SGIs are edge-triggered and PPIs level-sensitive, read-only.
             guard intid >= 32 else { return }
-            irqs[i].edge = field & 2 != 0
+            let edge = field & 2 != 0
+            if edge != irqs[i].edge {
+                irqs[i].edge = edge
+                twinConfigured(i)
+            }
             queue(i)
         case .targets:
             guard intid >= 32 else { return }

@@ -538,6 +538,7 @@ extension VGIC {
             s.notifyDeactivation = irqs[i].notifyDeactivation
             keepMapping(of: irqs[i], in: &s)
             irqs[i] = s
+            twinConfigured(i)
             updateRouting(i)
         }
         for i in 0..<irqs.count {

@@ -69,6 +69,7 @@ public final class ModelPlatform: VGICPlatform, @unchecked Sendable {
     public func physicalActive(_ intid: UInt32, cpu: Int) -> Bool { model.physicalActive(intid, cpu: cpu) }
     public func physicalPending(_ intid: UInt32, cpu: Int) -> Bool { model.physicalPending(intid, cpu: cpu) }
     public func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool { model.physicalLineLevel(intid, cpu: cpu) }
+    public func setPhysicalEdgeTriggered(_ intid: UInt32, _ edge: Bool) { model.setPhysicalEdgeTriggered(intid, edge) }
 
     /// The model's list registers are plain memory: the vGIC folds and
     /// flushes the other vCPUs itself when an access needs them out. Whoever

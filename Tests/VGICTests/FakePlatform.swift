@@ -14,6 +14,8 @@ final class FakePlatform: VGICPlatform, @unchecked Sendable {
     var physActive: Set<PhysKey> = []
     var physPending: Set<PhysKey> = []
     var physLine: Set<PhysKey> = []
+    /// Physical SPIs configured edge-triggered.
+    var physEdge: Set<UInt32> = []
     var kicks: [Int] = []
     /// Every physical-state write, in order: (intid, cpu, "active"/"pending", value).
     var physicalWrites: [(UInt32, Int, String, Bool)] = []
@@ -46,6 +48,9 @@ final class FakePlatform: VGICPlatform, @unchecked Sendable {
     func physicalActive(_ intid: UInt32, cpu: Int) -> Bool { physActive.contains(key(intid, cpu)) }
     func physicalPending(_ intid: UInt32, cpu: Int) -> Bool { physPending.contains(key(intid, cpu)) }
     func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool { physLine.contains(key(intid, cpu)) }
+    func setPhysicalEdgeTriggered(_ intid: UInt32, _ edge: Bool) {
+        if edge { physEdge.insert(intid) } else { physEdge.remove(intid) }
+    }
     func kick(vcpu: Int) { kicks.append(vcpu) }
     /// Play a hardware model (true: the vGIC folds other vCPUs itself) or
     /// real CPU-local list registers (false: it asks to stop them).

@@ -94,6 +94,47 @@ struct PhysicalTwinTests {
         }
     }
 
+    // MARK: The twin's trigger is the guest's (found by Guests/devices)
+
+    /// With a level-sensitive twin a device line held high through the
+    /// guest's EOI makes the twin pending again at once: the host takes it,
+    /// reports it, and the guest that asked for edges gets an interrupt per
+    /// EOI instead of one per edge (and ICPENDR cannot clear it).
+    @Test func aMappedSPIsTwinTakesTheTriggerTheGuestGivesIt() throws {
+        let (g, p) = try makeDeviceSPI()
+        #expect(!p.physEdge.contains(72))
+        g.setUp(40, edge: true)
+        #expect(p.physEdge.contains(72), "the host's activations must be the edges the guest asked for")
+        g.setUp(40, edge: false)
+        #expect(!p.physEdge.contains(72), "and levels again when it asks for levels")
+    }
+
+    @Test func mappingOrRestoringAnEdgeSPIMakesItsTwinEdgeTriggered() throws {
+        let (g, p) = try makeDeviceSPI(edge: true)
+        #expect(p.physEdge.contains(72), "mapped after the guest chose edges")
+        let bytes = try g.snapshot()
+        p.physEdge.removeAll()
+        try g.restore(snapshot: bytes)
+        #expect(p.physEdge.contains(72), "a restore gives the twin the restored trigger")
+    }
+
+    /// An edge that comes while the guest handles the previous one waits at
+    /// the physical level (the twin pending behind its activation, which
+    /// the vGIC holds for the virtual interrupt): the guest's ISPENDR shows
+    /// it, as a GIC shows an edge latched while active.
+    @Test func anEdgeWaitingBehindTheHeldTwinIsPendingToTheGuest() throws {
+        let (g, p) = try makeDeviceSPI(edge: true)
+        try deviceFires(g, p)
+        g.vcpuEnter(0)
+        p.setState(0, 0, .active)  // the guest acknowledged it
+        g.vcpuExit(0)
+        p.physPending.insert(p.key(72, 0))  // a new edge: the twin is active and pending
+        let pend = g.guestMMIORead(vcpu: 0, region: .distributor, offset: GICD.ispendr + 4, width: 4)
+        #expect(pend & (1 << 8) != 0, "the edge waiting behind the activation is pending")
+        let vmm = try g.vmmRead(region: .distributor, offset: GICD.ispendr + 4, width: 4)
+        #expect(vmm & (1 << 8) == 0, "the VMM's view is the vGIC's own state, not the hardware's")
+    }
+
     // MARK: Defect 3: pending and active in one list register
 
     @Test func aResampledLevelInterruptIsNeverPendingAndActiveInOneListRegister() throws {
