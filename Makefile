@@ -29,7 +29,7 @@ BENCH_ARGS  ?=
 # A test whose name contains "Stress" runs again under ThreadSanitizer.
 HAVE_STRESS := $(shell grep -rlE '\bStress' Tests --include='*.swift' 2>/dev/null | head -n1)
 
-.PHONY: help test build unit scenarios embedded tsan hyp conformance-suite differential fuzzing summary run report bench callgrind clean
+.PHONY: help test build unit scenarios embedded tsan hyp conformance-suite device-suite differential fuzzing summary run report bench callgrind clean
 
 help:
 	@sed -n '3,9p' Makefile | sed 's/^# *//'
@@ -37,11 +37,15 @@ help:
 # ---------------------------------------------------------------------------
 # make test: everything CI checks, in order, stopping at the first failure.
 # ---------------------------------------------------------------------------
-test: build unit scenarios embedded tsan hyp conformance-suite differential fuzzing summary
+test: build unit scenarios embedded tsan hyp conformance-suite device-suite differential fuzzing summary
 
 conformance-suite:
 	@echo "==> guest conformance suite: QEMU's GICv3 and the hypervisor, 1, 2 and 4 vCPUs"
 	$(MAKE) --no-print-directory test-conformance
+
+device-suite:
+	@echo "==> device guest: the UART, RTC and timers' lines on QEMU's GICv3 and the hypervisor, 1, 2 and 4 vCPUs"
+	$(MAKE) --no-print-directory test-devices
 
 differential:
 	@echo "==> differential fuzzing: the named regressions, then $(DIFF_CI_SEEDS) seeds on 1, 2 and 4 vCPUs"
@@ -123,5 +127,6 @@ clean:
 
 include hypervisor.mk
 include conformance.mk
+include devices.mk
 include difftest.mk
 include fuzz.mk

@@ -195,13 +195,3 @@ func raise(_ d: Device, _ owner: Int) { _ = lineOp(d, owner, .raise) }
 func lower(_ d: Device, _ owner: Int) { _ = lineOp(d, owner, .lower) }
 func quiet(_ d: Device, _ owner: Int) { _ = lineOp(d, owner, .quiet) }
 func lineHigh(_ d: Device, _ owner: Int) -> Bool { lineOp(d, owner, .line) != 0 }
-
-/// Every device quiet: the SPIs' devices, and every vCPU's timers.
-func quietAll() {
-    quietHere(.uart)
-    quietHere(.rtc)
-    for c in 0..<vcpuCount {
-        quiet(.virtualTimer, c)
-        quiet(.physicalTimer, c)
-    }
-}

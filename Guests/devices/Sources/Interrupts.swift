@@ -63,9 +63,10 @@ func writeState(_ reg: UInt32, _ d: Device, _ owner: Int, by actor: Int) {
 
 /// The device's interrupt configured for vCPU `owner`: quiet device,
 /// disabled, inactive, not pending, edge or level (SPIs), routed to the
-/// owner (SPIs), then enabled; every vCPU reset.
-func prepare(_ d: Device, _ owner: Int, edge: Bool = false) {
-    begin()
+/// owner (SPIs), then enabled; vCPU 0, the owner and `actor` reset, every
+/// other vCPU parked.
+func prepare(_ d: Device, _ owner: Int, edge: Bool = false, actor: Int = 0) {
+    begin(using: [owner, actor])
     subject = (d, owner)
     cf_store(global(G.scratch), UInt64(d.rawValue))
     if d.isSPI {
