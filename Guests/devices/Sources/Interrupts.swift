@@ -103,6 +103,42 @@ func take(_ cpu: Int) -> UInt64 { runOn(cpu, takeJob) }
 func nothing(_ cpu: Int) -> UInt64 { runOn(cpu, nothingJob) }
 func eoi(_ cpu: Int, _ intid: UInt64) { runOn(cpu, eoiJob, intid) }
 
+/// Job (interrupts masked): `arg` rounds of: the subject device's line
+/// raised and its interrupt taken; the line lowered and the interrupt ended;
+/// then, with no exit in between, the line raised again and lowered a few
+/// microseconds later (under the hypervisor the host may take the twin in
+/// between, while this vCPU's list register still names the interrupt it
+/// just deactivated); then a distributor read (an exit) and nothing may be
+/// taken. Returns the rounds whose interrupt came | interrupts taken after a
+/// pulse << 16; stops at the first round whose interrupt never came.
+let pulseJob: Job = { rounds in
+    let d = Device(rawValue: Int(cf_load(global(G.scratch)))) ?? .uart
+    let widths: [UInt64] = [0, 5, 20, 50, 200]
+    var taken: UInt64 = 0, extra: UInt64 = 0
+    for k in 0..<Int(rounds) {
+        raiseHere(d)
+        let a = pollIAR1()
+        if a != d.intid {
+            lowerHere(d)
+            if a < 1020 { eoi1(a) }
+            break
+        }
+        taken += 1
+        lowerHere(d)
+        eoi1(a)
+        raiseHere(d)
+        delay(us: widths[k % widths.count])
+        lowerHere(d)
+        _ = rd32(gicd + UInt(GICD.ctlr))
+        let b = pollIAR1(us: mustNotHappenUs)
+        if b < 1020 {
+            eoi1(b)
+            extra += 1
+        }
+    }
+    return taken | extra << 16
+}
+
 // MARK: Through the IRQ vector
 
 /// IRQ hook: the subject device's interrupt (G.scratch) taken through the

@@ -69,6 +69,7 @@ func spiTests(_ d: Device, _ t: Int, full: Bool) {
     expect(nothing(t) == 1023, "level: line lowered before the next EOI: nothing more")
     settled(d, t)
     report()
+    pulseTests(d, t)
     spiVectorTests(d, t, edge: false)
     guard full else { return }
 
@@ -104,6 +105,18 @@ func spiTests(_ d: Device, _ t: Int, full: Bool) {
     settled(d, t)
     report()
     spiVectorTests(d, t, edge: true)
+}
+
+/// The device re-asserts right after the guest's EOI and drops its line
+/// again before the vCPU exits (issue 9's first defect: the twin the host
+/// took then must not be left active).
+func pulseTests(_ d: Device, _ t: Int) {
+    heading(d, t, "a pulse right after each EOI, polled")
+    prepare(d, t)
+    expectEq(runOn(t, pulseJob, 15), 15,
+             "15 rounds: each interrupt taken; a pulse right after its EOI, gone before an exit, is not taken")
+    settled(d, t)
+    report()
 }
 
 /// Through the IRQ vector: the handler lowers the line, EOIs, and raises it
@@ -306,6 +319,8 @@ func timerTests(_ d: Device, _ t: Int) {
     expect(nothing(t) == 1023, "line lowered before the next EOI: nothing more")
     settled(d, t)
     report()
+
+    pulseTests(d, t)
 
     heading(d, t, "IRQ vector")
     prepare(d, t)
