@@ -24,3 +24,33 @@ let gicrFrames: UInt = 0x080A_0000
 
 /// The MPIDR affinity of vCPU `i` (Aff0 = i % 16, Aff1 = i / 16).
 @inline(__always) func mpidrOf(_ i: Int) -> UInt64 { UInt64(i % 16) | UInt64(i / 16) << 8 }
+
+/// QEMU virt's PL031 real-time clock (SPI 2: INTID 34), which the
+/// hypervisor passes through.
+let rtc: UInt = 0x0901_0000
+
+/// PL031 register offsets.
+enum PL031 {
+    static let dr: UInt = 0x00
+    static let mr: UInt = 0x04
+    static let imsc: UInt = 0x10
+    static let ris: UInt = 0x14
+    static let mis: UInt = 0x18
+    static let icr: UInt = 0x1C
+}
+
+/// QEMU virt's PL011 UART (SPI 1: INTID 33), the console, which the
+/// hypervisor passes through.
+let uart: UInt = 0x0900_0000
+
+/// PL011 register offsets and the transmit interrupt's bit (UARTRIS,
+/// UARTMIS, UARTIMSC, UARTICR): a write to UARTDR completes at once and
+/// raises it.
+enum PL011 {
+    static let dr: UInt = 0x000
+    static let imsc: UInt = 0x038
+    static let ris: UInt = 0x03C
+    static let mis: UInt = 0x040
+    static let icr: UInt = 0x044
+    static let tx: UInt32 = 1 << 5
+}
