@@ -63,16 +63,16 @@ enum Device: Int {
 func raiseHere(_ d: Device) {
     switch d {
     case .uart:
-        wr32(uart + PL011.imsc, PL011.tx)
-        wr32(uart + PL011.dr, 0x0D)
+        mmio_write32(uart + PL011.imsc, PL011.tx)
+        mmio_write32(uart + PL011.dr, 0x0D)
     case .rtc:
-        wr32(rtc + PL031.imsc, rtcAlarm)
+        mmio_write32(rtc + PL031.imsc, rtcAlarm)
         // A match equal to the count raises the alarm at once; if the count
         // moved on between the read and the write, the match is a whole
         // wrap-around away: try again.
         var tries = 0
-        while rd32(rtc + PL031.ris) & rtcAlarm == 0 && tries < 8 {
-            wr32(rtc + PL031.mr, rd32(rtc + PL031.dr))
+        while mmio_read32(rtc + PL031.ris) & rtcAlarm == 0 && tries < 8 {
+            mmio_write32(rtc + PL031.mr, mmio_read32(rtc + PL031.dr))
             tries += 1
         }
     case .virtualTimer:
@@ -89,8 +89,8 @@ func raiseHere(_ d: Device) {
 /// Lower the device's line: clear its condition (the mask stays as it is).
 func lowerHere(_ d: Device) {
     switch d {
-    case .uart: wr32(uart + PL011.icr, PL011.tx)
-    case .rtc: wr32(rtc + PL031.icr, rtcAlarm)
+    case .uart: mmio_write32(uart + PL011.icr, PL011.tx)
+    case .rtc: mmio_write32(rtc + PL031.icr, rtcAlarm)
     case .virtualTimer: write_cntv_ctl(0)
     case .physicalTimer: write_cntp_ctl(0)
     }
@@ -102,11 +102,11 @@ func lowerHere(_ d: Device) {
 func quietHere(_ d: Device) {
     switch d {
     case .uart:
-        wr32(uart + PL011.imsc, 0)
-        wr32(uart + PL011.icr, uartAllInterrupts)
+        mmio_write32(uart + PL011.imsc, 0)
+        mmio_write32(uart + PL011.icr, uartAllInterrupts)
     case .rtc:
-        wr32(rtc + PL031.imsc, 0)
-        wr32(rtc + PL031.icr, rtcAlarm)
+        mmio_write32(rtc + PL031.imsc, 0)
+        mmio_write32(rtc + PL031.icr, rtcAlarm)
     // QEMU 7.2 recomputes a timer's output only when ENABLE or IMASK
     // changes, and a CPU reset changes neither the output nor (when it was
     // already 0) makes a later write of 0 a change: the line can stay high
@@ -131,8 +131,8 @@ func quietHere(_ d: Device) {
 /// UART and the RTC, ENABLE && !IMASK && ISTATUS of a timer.
 func lineHere(_ d: Device) -> Bool {
     switch d {
-    case .uart: return rd32(uart + PL011.mis) & PL011.tx != 0
-    case .rtc: return rd32(rtc + PL031.mis) & rtcAlarm != 0
+    case .uart: return mmio_read32(uart + PL011.mis) & PL011.tx != 0
+    case .rtc: return mmio_read32(rtc + PL031.mis) & rtcAlarm != 0
     case .virtualTimer: return read_cntv_ctl() & 7 == 5
     case .physicalTimer: return read_cntp_ctl() & 7 == 5
     }
@@ -141,8 +141,8 @@ func lineHere(_ d: Device) -> Bool {
 /// The device's raw interrupt status (before its mask), for the logs.
 func rawStatusHere(_ d: Device) -> UInt64 {
     switch d {
-    case .uart: return UInt64(rd32(uart + PL011.ris))
-    case .rtc: return UInt64(rd32(rtc + PL031.ris))
+    case .uart: return UInt64(mmio_read32(uart + PL011.ris))
+    case .rtc: return UInt64(mmio_read32(rtc + PL031.ris))
     case .virtualTimer: return read_cntv_ctl()
     case .physicalTimer: return read_cntp_ctl()
     }

@@ -12,12 +12,12 @@ import GuestSupport
 func setEdge(_ d: Device, _ edge: Bool) {
     let a = gicd + UInt(GICD.icfgr + (d.intid / 16) * 4)
     let shift = (d.intid % 16) * 2 + 1
-    wr32(a, rd32(a) & ~(UInt32(1) << shift) | (edge ? UInt32(1) << shift : 0))
+    mmio_write32(a, mmio_read32(a) & ~(UInt32(1) << shift) | (edge ? UInt32(1) << shift : 0))
 }
 
 func isEdge(_ d: Device) -> Bool {
     let a = gicd + UInt(GICD.icfgr + (d.intid / 16) * 4)
-    return rd32(a) >> ((d.intid % 16) * 2 + 1) & 1 != 0
+    return mmio_read32(a) >> ((d.intid % 16) * 2 + 1) & 1 != 0
 }
 
 /// The register of bank `reg` (ISENABLER, ICPENDR, ...) that holds the
@@ -29,7 +29,7 @@ func stateAddress(_ reg: UInt32, _ d: Device, _ owner: Int) -> UInt {
 
 /// What the calling vCPU reads of the interrupt's state.
 func stateBit(_ reg: UInt32, _ d: Device, _ owner: Int) -> Bool {
-    rd32(stateAddress(reg, d, owner)) & bit(d.intid) != 0
+    mmio_read32(stateAddress(reg, d, owner)) & bit(d.intid) != 0
 }
 func pendingNow(_ d: Device, _ owner: Int) -> Bool { stateBit(GICD.ispendr, d, owner) }
 func activeNow(_ d: Device, _ owner: Int) -> Bool { stateBit(GICD.isactiver, d, owner) }
@@ -47,7 +47,7 @@ func staysNotPending(_ d: Device, _ owner: Int) -> Bool {
 
 /// Job: a 32-bit write, `address << 32 | value`.
 let write32Job: Job = { arg in
-    wr32(UInt(arg >> 32), UInt32(truncatingIfNeeded: arg))
+    mmio_write32(UInt(arg >> 32), UInt32(truncatingIfNeeded: arg))
     guest_dsb()
     return 0
 }
@@ -94,7 +94,7 @@ let eoiJob: Job = { intid in
 /// Job: a distributor read (under the hypervisor it traps: the vCPU exits
 /// and re-enters with its list registers flushed), then IAR1 at once.
 let exitThenIARJob: Job = { _ in
-    _ = rd32(gicd + UInt(GICD.ctlr))
+    _ = mmio_read32(gicd + UInt(GICD.ctlr))
     guest_isb()
     return UInt64(pollIAR1(us: mustNotHappenUs))
 }
@@ -129,7 +129,7 @@ let pulseJob: Job = { rounds in
         raiseHere(d)
         delay(us: widths[k % widths.count])
         lowerHere(d)
-        _ = rd32(gicd + UInt(GICD.ctlr))
+        _ = mmio_read32(gicd + UInt(GICD.ctlr))
         let b = pollIAR1(us: mustNotHappenUs)
         if b < 1020 {
             eoi1(b)

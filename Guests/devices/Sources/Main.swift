@@ -32,7 +32,7 @@ func primary() {
     }
     initThisCPU(0)
     _ = cf_add(slot(0, F.boots), 1)
-    wr32(gicd + UInt(GICD.ctlr), GICD.ctlrARE | GICD.ctlrEnableGrp1)
+    mmio_write32(gicd + UInt(GICD.ctlr), GICD.ctlrARE | GICD.ctlrEnableGrp1)
     waitDistributorRWP()
     quietHere(.uart)
     quietHere(.rtc)
@@ -58,7 +58,7 @@ func secondary(_ cpu: Int) -> Never {
     let me = thisCPU()
     store(me, F.context, UInt64(cpu))
     let sgi = sgiBase(me)
-    store(me, stateAtBoot, UInt64(rd32(sgi + UInt(GICD.isactiver))) | UInt64(rd32(sgi + UInt(GICD.ispendr))) << 32)
+    store(me, stateAtBoot, UInt64(mmio_read32(sgi + UInt(GICD.isactiver))) | UInt64(mmio_read32(sgi + UInt(GICD.ispendr))) << 32)
     store(me, timersAtBoot, read_cntv_ctl() | read_cntp_ctl() << 8)
     initThisCPU(me)
     _ = cf_add(slot(me, F.boots), 1)
@@ -82,19 +82,19 @@ func runDeviceTests() {
 // MARK: Bring-up and the state each test starts from
 
 func waitDistributorRWP() {
-    _ = spinUntil(us: mustHappenUs) { rd32(gicd + UInt(GICD.ctlr)) & GICD.ctlrRWP == 0 }
+    _ = spinUntil(us: mustHappenUs) { mmio_read32(gicd + UInt(GICD.ctlr)) & GICD.ctlrRWP == 0 }
 }
 
 func waitRedistributorRWP(_ cpu: Int) {
-    _ = spinUntil(us: mustHappenUs) { rd32(rdBase(cpu) + UInt(GICR.ctlr)) & GICR.ctlrRWP == 0 }
+    _ = spinUntil(us: mustHappenUs) { mmio_read32(rdBase(cpu) + UInt(GICR.ctlr)) & GICR.ctlrRWP == 0 }
 }
 
 /// Wake this vCPU's redistributor, system-register access on, then the
 /// state every test starts from.
 func initThisCPU(_ cpu: Int) {
     let rd = rdBase(cpu)
-    wr32(rd + UInt(GICR.waker), rd32(rd + UInt(GICR.waker)) & ~GICR.wakerProcessorSleep)
-    _ = spinUntil(us: mustHappenUs) { rd32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep == 0 }
+    mmio_write32(rd + UInt(GICR.waker), mmio_read32(rd + UInt(GICR.waker)) & ~GICR.wakerProcessorSleep)
+    _ = spinUntil(us: mustHappenUs) { mmio_read32(rd + UInt(GICR.waker)) & GICR.wakerChildrenAsleep == 0 }
     write_icc_sre(read_icc_sre() | 1)
     guest_isb()
     resetThisCPU()
@@ -112,10 +112,10 @@ func resetThisCPU() {
     setHook(cpu, nil)
     store(cpu, F.eoiMode1, 0)
     let sgi = sgiBase(cpu)
-    wr32(sgi + UInt(GICD.icenabler), 0xFFFF_FFFF)
+    mmio_write32(sgi + UInt(GICD.icenabler), 0xFFFF_FFFF)
     waitRedistributorRWP(cpu)
-    wr32(sgi + UInt(GICD.icpendr), 0xFFFF_FFFF)
-    wr32(sgi + UInt(GICD.icactiver), 0xFFFF_FFFF)
+    mmio_write32(sgi + UInt(GICD.icpendr), 0xFFFF_FFFF)
+    mmio_write32(sgi + UInt(GICD.icactiver), 0xFFFF_FFFF)
     GIC.groupAndPriorityDefaults(sgi: sgi)
     write_icc_ctlr(read_icc_ctlr() & ~2)
     write_icc_pmr(0xFF)
@@ -140,13 +140,13 @@ func begin(using cpus: [Int]) {
     involve(cpus)
     for d in [Device.uart, Device.rtc] {
         quietHere(d)
-        wr32(dReg(GICD.icenabler, d.intid), bit(d.intid))
+        mmio_write32(dReg(GICD.icenabler, d.intid), bit(d.intid))
         waitDistributorRWP()
-        wr32(dReg(GICD.icpendr, d.intid), bit(d.intid))
-        wr32(dReg(GICD.icactiver, d.intid), bit(d.intid))
+        mmio_write32(dReg(GICD.icpendr, d.intid), bit(d.intid))
+        mmio_write32(dReg(GICD.icactiver, d.intid), bit(d.intid))
         setEdge(d, false)
         let g = dReg(GICD.igroupr, d.intid)
-        wr32(g, rd32(g) | bit(d.intid))
+        mmio_write32(g, mmio_read32(g) | bit(d.intid))
         mmio_write8(gicd + UInt(GICD.ipriorityr + d.intid), 0xA0)
         mmio_write64(gicd + UInt(GICD.irouter + 8 * d.intid), mpidrOf(0))
     }
@@ -171,7 +171,7 @@ let parkJob: Job = { _ in
     let cpu = thisCPU()
     resetThisCPU()
     let sgi = sgiBase(cpu)
-    wr32(sgi + UInt(GICD.isenabler), 1 << wakeSGI)
+    mmio_write32(sgi + UInt(GICD.isenabler), 1 << wakeSGI)
     while load(cpu, parkWord) != 0 {
         cf_wfi()
         let a = iar1Now()

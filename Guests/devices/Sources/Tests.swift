@@ -253,20 +253,20 @@ func rtcAlarmTest(_ t: Int) {
     let d = Device.rtc
     heading(d, t, "the alarm one second ahead, IRQ vector")
     prepare(d, t)
-    wr32(rtc + PL031.imsc, rtcAlarm)
+    mmio_write32(rtc + PL031.imsc, rtcAlarm)
     // The count must not move between its read and the match's write (the
     // match would then be the count: an alarm at once).
     var match: UInt32 = 0
     for _ in 0..<3 {
-        wr32(rtc + PL031.icr, rtcAlarm)
-        let now = rd32(rtc + PL031.dr)
+        mmio_write32(rtc + PL031.icr, rtcAlarm)
+        let now = mmio_read32(rtc + PL031.dr)
         match = now &+ 1
-        wr32(rtc + PL031.mr, match)
-        if rd32(rtc + PL031.dr) == now { break }
+        mmio_write32(rtc + PL031.mr, match)
+        if mmio_read32(rtc + PL031.dr) == now { break }
     }
-    let early = rd32(rtc + PL031.ris) & rtcAlarm != 0
+    let early = mmio_read32(rtc + PL031.ris) & rtcAlarm != 0
     let r = runOn(t, vectorJob, 1)
-    let count = rd32(rtc + PL031.dr)
+    let count = mmio_read32(rtc + PL031.dr)
     expect(!early, "the match one second ahead: no alarm yet")
     expectEq(r, 1, "the alarm is taken once through the IRQ vector")
     expect(count &- match < 0x8000_0000, "the alarm came once the count reached the match")

@@ -4,13 +4,15 @@ import GuestSupport
 
 // The differential-fuzzing guest (issue 5): a seeded random sequence of GIC
 // operations -- distributor and redistributor writes, acknowledges, EOIs,
-// DIRs, SGIs, CPU-interface settings -- with every value read logged. The
+// DIRs, SGIs, CPU-interface settings, device operations and IRQ windows
+// (Devices.swift) -- with every value read logged. The
 // same binary runs on QEMU's own GICv3 (the reference, at EL1) and under
 // the swift-vgic hypervisor; `make difftest` compares the two logs.
 //
 // Only vCPU 0 decides: it draws every operation from the seed and runs the
 // CPU-interface ones on the vCPU they name (the others wait for requests with
-// their interrupts masked and only ever poll). Nothing depends on time, so a
+// their interrupts masked, and unmask them only in an IRQ window, until what
+// is deliverable was taken). Nothing depends on time, so a
 // seed gives the same operations, and a GIC that behaves the same gives the
 // same log, on both sides.
 //
@@ -81,8 +83,9 @@ func primary() {
 // MARK: One seed
 
 /// The interrupts a run uses: every SGI, PPIs no device drives (16-21), the
-/// virtual and EL1 physical timer PPIs with their timers off (hardware-mapped
-/// under the hypervisor: the seed's path), and two blocks of SPIs no device
+/// virtual and EL1 physical timer PPIs (their timers driven by the run's
+/// device operations; hardware-mapped under the hypervisor), the UART's and
+/// the RTC's SPIs (`deviceSPIs`, the same), and two blocks of SPIs no device
 /// of QEMU virt drives, one at the top of the implemented range.
 let privateIntids: [UInt32] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
                                16, 17, 18, 19, 20, 21, 27, 30]
