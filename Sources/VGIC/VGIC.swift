@@ -132,8 +132,16 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     /// `GICD_IIDR.Revision` as the VMM selected it (`supportedIIDRRevisions`).
     var iidrRevision: UInt8 = latestIIDRRevision
 
-    public init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
+    public convenience init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
         try configuration.validate()
+        self.init(validated: configuration, platform: platform)
+    }
+
+    /// A configuration `validate()` accepted. (Throwing before the stored
+    /// properties are initialized would tear down the half-built lock, which
+    /// the compiler's ownership verifier rejects once the initializer crosses
+    /// the module boundary with cross-module optimization.)
+    init(validated configuration: VGICConfiguration, platform: Platform) {
         self.configuration = configuration
         self.platform = platform
         version = configuration.version
