@@ -439,8 +439,8 @@ extension VGIC {
                                      processorSleep: vcpus[v].processorSleep))
         }
         var records: [InterruptSnapshot] = []
-        records.reserveCapacity(irqs.count)
-        for s in irqs {
+        records.reserveCapacity(lpiBase)
+        for s in irqs[0..<lpiBase] {  // LPI hook: the LPIs are the ITS section's
             var r = InterruptSnapshot(owner: Int(s.privateOwner), intid: s.intid)
             r.enabled = s.enabled
             r.pendingLatch = s.pendingLatch
@@ -520,7 +520,8 @@ extension VGIC {
             for k in 0..<8 { aprs[v * 8 + k] = snap.vcpus[v].activePriorities[k] }
         }
         for k in 0..<slots.count { slots[k] = LRSlot() }
-        for i in 0..<irqs.count {
+        resetLPIs()  // LPI hook
+        for i in 0..<lpiBase {
             let r = snap.interrupts[i]
             var s = IRQState()
             s.intid = r.intid
@@ -545,7 +546,7 @@ extension VGIC {
             irqs[i] = s
             updateRouting(i)
         }
-        for i in 0..<irqs.count {
+        for i in 0..<lpiBase {
             let on = snap.interrupts[i].activeOn
             if on >= 0 {
                 apInsert(i, vcpu: Int32(on))
