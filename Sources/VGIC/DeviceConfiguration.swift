@@ -156,6 +156,8 @@ public struct VGICAddressMap: Equatable, Sendable {
     /// The regions came from `setRedistributorBase` (KVM's
     /// `KVM_VGIC_V3_ADDR_TYPE_REDIST`): one region of every vCPU.
     public internal(set) var singleRedistributorBase = false
+    /// The ITS (`GITS_*`, 128 KiB), GICv3 (ITS hook).
+    public internal(set) var itsBase: UInt64?
 
     public init() {}
 
@@ -175,6 +177,9 @@ public struct VGICAddressMap: Equatable, Sendable {
             if address >= d && address - d < size {
                 return VGICLocation(region: .distributor, offset: UInt32(address - d))
             }
+        }
+        if let t = itsBase, address >= t && address - t < UInt64(GITS.frameSize) {
+            return VGICLocation(region: .its, offset: UInt32(address - t))
         }
         if version == .v2 {
             if let c = cpuInterfaceBase, address >= c && address - c < UInt64(GICC.size) {
@@ -204,6 +209,8 @@ public struct VGICAddressMap: Equatable, Sendable {
             return distributorBase
         case .cpuInterface:
             return cpuInterfaceBase
+        case .its:
+            return itsBase
         case .redistributor(let v):
             var first = 0
             for r in redistributorRegions {
@@ -268,6 +275,8 @@ public struct VGICDevice: Equatable, Sendable {
     public private(set) var irqCountIsSet = false
     public private(set) var addressMap = VGICAddressMap()
     public private(set) var isInitialized = false
+    /// The ITS's pools, when `addITS` placed one (ITS hook).
+    public private(set) var itsConfiguration: ITSConfiguration?
 
     /// KVM_CREATE_DEVICE with every vCPU already created.
     public init(version: GICVersion, vcpuCount: Int, ipaBits: Int = 40, priorityBits: Int = 5,
@@ -285,7 +294,7 @@ public struct VGICDevice: Equatable, Sendable {
     /// The configuration `initialize` builds the vGIC with.
     public var configuration: VGICConfiguration {
         VGICConfiguration(version: version, vcpuCount: vcpuCount, irqCount: irqCount,
-                          priorityBits: priorityBits, listRegisters: listRegisters)
+                          priorityBits: priorityBits, listRegisters: listRegisters, its: itsConfiguration)
     }
 
     /// Bytes of guest physical address space.
@@ -360,6 +369,19 @@ public struct VGICDevice: Equatable, Sendable {
                                    count: count)
     }
 
+    /// KVM_DEV_TYPE_ARM_VGIC_ITS with `KVM_VGIC_ITS_ADDR_TYPE` (ITS hook): the
+    /// vGIC's ITS, its 128 KiB frame at `base` (64 KiB aligned), its pools
+    /// sized by `configuration` (docs/its.md). One ITS per vGIC.
+    public mutating func addITS(base: UInt64, configuration: ITSConfiguration = ITSConfiguration()) throws(VGICError) {
+        try checkNotInitialized()
+        guard version == .v3 else { throw .device(.notForThisGICVersion) }
+        if addressMap.itsBase != nil { throw .device(.addressAlreadySet) }
+        try checkFrame(base: base, size: UInt64(GITS.frameSize), alignment: 0x10000)
+        try configuration.validate()
+        addressMap.itsBase = base
+        itsConfiguration = configuration
+    }
+
     /// Reading KVM's REDIST_REGION attribute: the region with this index.
     public func redistributorRegion(index: Int) throws(VGICError) -> RedistributorRegion {
         for r in addressMap.redistributorRegions where r.index == index { return r }
@@ -427,6 +449,7 @@ public struct VGICDevice: Equatable, Sendable {
             if base < d + dSize && d < end { throw .device(.overlap) }
         }
         if let c = m.cpuInterfaceBase, base < c + UInt64(GICC.size) && c < end { throw .device(.overlap) }
+        if let t = m.itsBase, base < t + UInt64(GITS.frameSize) && t < end { throw .device(.overlap) }
         for r in m.redistributorRegions where base < r.end && r.base < end { throw .device(.overlap) }
     }
 }

@@ -26,6 +26,8 @@ struct ITSDeviceEntry {
     var eventIDBits: UInt8 = 0
     /// Head of the list of its ITEs (`ITSInterruptEntry.next`).
     var firstITE: Int32 = -1
+    /// The slot holds a mapped device.
+    var live = false
 }
 
 /// An interrupt translation entry: (device, EventID) -> LPI, collection.

@@ -48,6 +48,9 @@ extension VGIC {
             off -= GICR.sgiBase
         case .distributor:
             if version == .v2 && off >= GICD.cpendsgir && off < GICD.spendsgir + 0x10 { return true }
+        case .its:
+            // ITS hook: commands reach running vCPUs by kicks, as SPI changes do.
+            return false
         }
         return off >= GICD.ispendr && off < GICD.icactiver + 0x80
     }
@@ -71,7 +74,7 @@ extension VGIC {
                 return (row(sgiFrameMapV3, o), o, m)
             }
             return (row(redistributorMapV3, offset), offset, m)
-        case .cpuInterface:
+        case .cpuInterface, .its:
             return (nil, offset, -1)
         }
     }
@@ -90,6 +93,9 @@ extension VGIC {
         if case .cpuInterface = region {
             return cpuInterfaceAccess(requester: requester, offset: offset, width: width, write: write,
                                       value: value, accessor: accessor)
+        }
+        if case .its = region {  // ITS hook (ITSRegisters.swift)
+            return itsAccess(offset: offset, width: width, write: write, value: value, accessor: accessor)
         }
         let (range, off, frameOwner) = locate(region: region, offset: offset)
         guard let r = range else { return (0, false, false) }

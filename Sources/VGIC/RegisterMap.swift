@@ -8,6 +8,9 @@ public enum VGICRegion: Equatable, Sendable {
     case redistributor(Int)
     /// The GICv2 CPU interface (`GICC_*`, the guest's `GICV_*` frame).
     case cpuInterface
+    /// The ITS (`GITS_*`, GICv3 with an ITS): control page at 0,
+    /// `GITS_TRANSLATER`'s page at 0x10000 (ITS hook).
+    case its
 }
 
 /// What a register does; one handler per kind, shared by every map that has it.
