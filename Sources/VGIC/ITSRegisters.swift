@@ -48,6 +48,11 @@ public enum ITSRule: UInt8, Equatable, Sendable, CaseIterable {
     case inconsistentTables
     /// The table save or restore needed guest memory that is not there.
     case tableNotInGuestMemory
+    /// The tables hold more than the configuration's pools (KVM: an
+    /// allocation failed).
+    case poolExhausted
+    /// The table restore needs an ITS with nothing mapped (new or reset).
+    case itsNotEmpty
 
     public var message: StaticString {
         switch self {
@@ -58,6 +63,8 @@ public enum ITSRule: UInt8, Equatable, Sendable, CaseIterable {
         case .commandOffsetBeyondQueue: "GITS_CREADR beyond the command queue"
         case .inconsistentTables: "the ITS tables in guest memory are inconsistent"
         case .tableNotInGuestMemory: "an ITS table is not in guest memory"
+        case .poolExhausted: "the ITS tables hold more than the ITS configuration's pools"
+        case .itsNotEmpty: "the ITS has mappings: restore its tables into a new or reset ITS"
         }
     }
 
@@ -67,8 +74,9 @@ public enum ITSRule: UInt8, Equatable, Sendable, CaseIterable {
         case .noITS: 19  // ENODEV
         case .notTheITSDoorbell, .abiRevisionNotSupported, .commandOffsetBeyondQueue, .inconsistentTables:
             22  // EINVAL
-        case .itsEnabled: 16  // EBUSY
+        case .itsEnabled, .itsNotEmpty: 16  // EBUSY
         case .tableNotInGuestMemory: 14  // EFAULT
+        case .poolExhausted: 12  // ENOMEM
         }
     }
 }

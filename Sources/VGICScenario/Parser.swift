@@ -240,6 +240,14 @@ public enum ScenarioParser {
     /// `vmm read REGION OFFSET [w=32|64] [cpu=N] -> VALUE|any [mask=M]`
     static func parseVMM(_ c: inout Cursor, _ m: Machine) throws(ParseError) -> Action {
         let verb = try c.next(expecting: "write or read")
+        if verb == "its" {
+            // ITS statements: KVM's ITS ABI operations.
+            let names = ITSOperation.allCases.map(\.rawValue).joined(separator: ", ")
+            let t = try c.next(expecting: names)
+            guard let op = ITSOperation(rawValue: String(t)) else { throw c.error(at: t, names) }
+            try c.end()
+            return .vmmITS(op)
+        }
         guard verb == "write" || verb == "read" else { throw c.error(at: verb, "write or read") }
         let region = try c.region(m)
         let offsetToken = try c.next(expecting: "an offset")
@@ -306,7 +314,7 @@ extension Action {
     /// vGIC's API can be rejected by it.
     var canBeRejected: Bool {
         switch self {
-        case .line, .pulse, .map, .unmap, .vmmWrite, .vmmRead, .save, .restore, .msi: true
+        case .line, .pulse, .map, .unmap, .vmmWrite, .vmmRead, .save, .restore, .msi, .vmmITS: true
         case .write, .read, .msr, .mrs, .exit, .expectIRQ, .physLine, .physTake, .expectPhys, .memWrite, .memRead,
              .itsCommand:
             false

@@ -266,6 +266,17 @@ struct Runner {
             queueITSCommand(cpu: cpu, command)
             return ""
 
+        case .vmmITS(let op):
+            exitAll()
+            return try api(s) { () throws(VGICError) in
+                switch op {
+                case .saveTables: try vgic.saveITSTables()
+                case .restoreTables: try vgic.restoreITSTables()
+                case .savePending: try vgic.saveLPIPendingTables()
+                case .reset: try vgic.vmmResetITS()
+                }
+            }.0
+
         case .msi(let device, let event, let doorbell, let expect):
             let (observed, outcome) = try api(s) { () throws(VGICError) in
                 if let doorbell { return try vgic.signalMSI(doorbell: doorbell, deviceID: device, eventID: event) }

@@ -235,6 +235,9 @@ public enum Action: Equatable, Sendable {
     /// `msi dev=D event=E [doorbell=A] [-> OUTCOME]`: a device's MSI
     /// (`signalMSI`), optionally with the outcome expected.
     case msi(device: UInt32, event: UInt32, doorbell: UInt64?, expect: MSIExpectation?)
+    /// `vmm its save-tables|restore-tables|save-pending|reset`: KVM's ITS
+    /// ABI operations (every vCPU exits first).
+    case vmmITS(ITSOperation)
 
     /// Guest statements act as a vCPU does and can never carry `!`.
     public var isGuest: Bool {
@@ -243,6 +246,14 @@ public enum Action: Equatable, Sendable {
         default: false
         }
     }
+}
+
+/// The VMM's ITS operations (KVM_DEV_ARM_ITS_* and SAVE_PENDING_TABLES).
+public enum ITSOperation: String, Equatable, Sendable, CaseIterable {
+    case saveTables = "save-tables"
+    case restoreTables = "restore-tables"
+    case savePending = "save-pending"
+    case reset
 }
 
 /// The outcome an `msi` statement expects.

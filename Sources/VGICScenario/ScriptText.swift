@@ -56,6 +56,8 @@ extension Action {
             return "mem read \(hex(address))\(widthOption(width)) -> \(expectText(expect))"
         case .itsCommand(let cpu, let command):
             return "cpu \(cpu) its \(ITSCommandText.text(command))"
+        case .vmmITS(let op):
+            return "vmm its \(op.rawValue)"
         case .msi(let device, let event, let doorbell, let expect):
             return "msi dev=\(device) event=\(event)\(doorbell.map { " doorbell=\(hex($0))" } ?? "")"
                 + (expect.map { " -> \($0.rawValue)" } ?? "")

@@ -92,6 +92,18 @@ func exerciseITS() -> UInt64 {
     g.vcpuExit(0)
     sum &+= g.itsCommandCounts.processed
     sum &+= (try? g.vmmRead(region: .its, offset: 0x8, width: 8)) ?? 0
+    try? g.vmmWrite(region: .its, offset: 0x4, width: 4, value: 0x5600_043B)
+    try? g.saveLPIPendingTables()
+    try? g.saveITSTables()
+    if let bytes = try? g.snapshot(), let h = try? VGIC.restore(snapshot: bytes, platform: g.platform) {
+        sum &+= UInt64((try? VGICSnapshot(bytes: bytes))?.its?.lpis.count ?? 0)
+        try? h.restore(snapshot: bytes)
+    }
+    try? g.vmmWrite(region: .its, offset: 0x0, width: 4, value: 0)
+    try? g.vmmResetITS()
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0100, width: 8, value: 0x8000_0000_4004_0000)
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0108, width: 8, value: 0x8000_0000_4005_0000)
+    try? g.restoreITSTables()
     return sum
 }
 

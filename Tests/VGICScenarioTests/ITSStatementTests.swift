@@ -1,3 +1,4 @@
+import Foundation
 import GICArchitecture
 import Testing
 import VGIC
@@ -111,5 +112,34 @@ struct ITSStatementTests {
         #expect(r.start() == nil)
         let failure = r.step(s.statements[0]) { _, _ in }
         #expect(failure?.seen == "its-disabled")
+    }
+}
+
+@Suite("snapshot inspect: the ITS")
+struct ITSSnapshotReportTests {
+    @Test func theITSSectionIsShown() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../Scenarios/its-save-restore.vgs").path
+        let source = try String(contentsOfFile: path, encoding: .utf8)
+        let taken = SnapshotReportTests.snapshots(source)
+        let bytes = try #require(taken.values.first)
+        let report = try SnapshotReport.describe(bytes)
+        #expect(report.contains("vGIC snapshot, format 3"))
+        #expect(report.contains("ITS: pools of 16 LPIs, 16 events, 64 devices, 64 collections"))
+        #expect(report.contains("GICR_PROPBASER=0x4001018f"))
+        #expect(report.contains("vCPU 1 EnableLPIs=1"))
+        #expect(report.contains("ITS registers: enabled, GITS_CBASER="))
+        #expect(report.contains("collections: 2: 0 -> vCPU 0, 1 -> vCPU 1"))
+        #expect(report.contains("device 4: ITT 0x40080000, 2 EventID bits, 2 events: 0 -> LPI 8192 (collection 0), 1 -> LPI 8193 (collection 1)"))
+        #expect(report.contains("LPI 8192: enabled, priority 0x40, to vCPU 0, pending"))
+        #expect(report.contains("LPI 8193: enabled, priority 0x20, to vCPU 1, active on vCPU 1, acknowledged"))
+    }
+
+    @Test func vmmITSStatementsParseAndPrint() throws {
+        for op in ITSOperation.allCases {
+            let a = Action.vmmITS(op)
+            #expect(try action(a.script, header: itsHeader) == a)
+        }
+        check(Rejected("vmm its frob", header: itsHeader, token: "frob"))
     }
 }

@@ -49,7 +49,7 @@ extension LPIMachine {
     func mapEvent(device: UInt32 = 1, event: UInt32 = 0, intid: UInt32, icid: UInt16 = 0, target: UInt32 = 0,
                   bits: UInt32 = 4, priority: UInt8 = 0x40) {
         configure(intid, priority: priority)
-        commands(.mapd(device: device, ittAddress: LPIMachine.itt(Int(device)), eventIDBits: bits),
+        commands(.mapd(device: device, ittAddress: LPIMachine.itt(Int(device % 16)), eventIDBits: bits),
                  .mapc(icid: icid, target: target),
                  .mapti(device: device, event: event, lpi: intid, icid: icid))
     }

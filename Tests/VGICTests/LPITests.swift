@@ -26,6 +26,12 @@ struct LPIMachine {
                      platform: ModelPlatform(model: model, memory: memory))
     }
 
+    init(g: VGIC<ModelPlatform>, model: GICModel, memory: GuestRAM) {
+        self.g = g
+        self.model = model
+        self.memory = memory
+    }
+
     /// A guest's GIC driver: distributor on, LPI tables programmed, LPIs on
     /// (PROPBASER IDbits 15: 16 INTID bits), CPU interfaces open.
     func boot(enableLPIs: Bool = true) {
