@@ -495,7 +495,7 @@ struct GuestFuzz {
         var bank = cpu
         var redistributor = false
         switch region {
-        case .gicc:
+        case .gicc, .its:
             return
         case .gicr(let m):
             guard v3, m >= 0, m < machine.vcpus, off >= GICR.sgiBase else { return }
