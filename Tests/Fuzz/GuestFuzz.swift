@@ -481,7 +481,12 @@ struct GuestFuzz {
         let (i, m) = mapped[k % mapped.count]
         let cpu = m.pintid < 32 ? i / 32 : 0
         let model = runner.model
-        if !model.physicalPending(m.pintid, cpu: cpu) { step(.physLine(intid: m.pintid, level: true, cpu: cpu)) }
+        if !model.physicalPending(m.pintid, cpu: cpu) {
+            // An edge-triggered twin (the guest made the SPI edge-triggered)
+            // needs a rising edge: a line already high falls first.
+            if model.physicalLineLevel(m.pintid, cpu: cpu) { step(.physLine(intid: m.pintid, level: false, cpu: cpu)) }
+            step(.physLine(intid: m.pintid, level: true, cpu: cpu))
+        }
         guard model.physicalPending(m.pintid, cpu: cpu), !model.physicalActive(m.pintid, cpu: cpu) else { return }
         step(.physTake(intid: m.pintid, cpu: cpu))
     }
