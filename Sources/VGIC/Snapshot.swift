@@ -589,6 +589,7 @@ extension VGIC {
             s.notifyDeactivation = irqs[i].notifyDeactivation
             keepMapping(of: irqs[i], in: &s)
             irqs[i] = s
+            mirrorEnable(i)
             updateRouting(i)
         }
         for i in 0..<lpiBase {
