@@ -29,12 +29,15 @@ extension VGIC {
     func locate(region: VGICRegion, offset: UInt32) -> (range: RegisterRange?, offset: UInt32, owner: Int) {
         switch region {
         case .distributor:
-            return (version == .v3 ? row(distributorMapV3, offset) : row(distributorMapV2, offset), offset, -1)
+            if version == .v3 {
+                return (row(distributorMapV3, distributorBlocksV3, offset), offset, -1)
+            }
+            return (row(distributorMapV2, distributorBlocksV2, offset), offset, -1)
         case .redistributor(let m):
             guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return (nil, offset, m) }
             if offset >= GICR.sgiBase {
                 let o = offset - GICR.sgiBase
-                return (row(sgiFrameMapV3, o), o, m)
+                return (row(sgiFrameMapV3, sgiFrameBlocksV3, o), o, m)
             }
             return (row(redistributorMapV3, offset), offset, m)
         case .cpuInterface, .its:
@@ -46,6 +49,18 @@ extension VGIC {
     func row(_ map: [RegisterRange], _ offset: UInt32) -> RegisterRange? {
         let i = findRegister(map, offset)
         return i >= 0 ? map[i] : nil
+    }
+
+    /// The row for `offset`, decoded by its 128-byte block where one row
+    /// covers the block (`blockIndex`), else found by search.
+    @inline(__always)
+    func row(_ map: [RegisterRange], _ blocks: [UInt8], _ offset: UInt32) -> RegisterRange? {
+        let b = Int(offset >> 7)
+        if b < blocks.count {
+            let k = Int(blocks[b])
+            if k != 0 { return map[k - 1] }
+        }
+        return row(map, offset)
     }
 
     /// One register access. `found` is false when no register is there;
@@ -204,6 +219,11 @@ extension VGIC {
         }
         let first = (offset - r.start) * 8 / bits
         let count = UInt32(width) * 8 / bits
+        if !write && width == 4 && (kind == .setEnable || kind == .clearEnable || kind == .userSetEnable) {
+            // One word of enables: the mirror has it as the register lays it out.
+            guard first < intidLimit, first >= 32 || version == .v2 || frameIsRedistributor else { return 0 }
+            return UInt64(enabledWords[index(first, vcpu: owner) >> 5])
+        }
         let fieldMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
         if write && kind.zeroBitsAreIgnored {
             writeOneBits(kind, first: first, count: count, owner: owner, requester: requester,
@@ -288,16 +308,16 @@ extension VGIC {
             queue(i)
         case .setEnable:
             guard field != 0 else { return }
-            irqs[i].enabled = true
+            setEnabled(i, true)
             if irqs[i].hw { twinEnabled(i) }
             queue(i)
         case .userSetEnable:
             guard field != 0 else { return }
-            irqs[i].enabled = true
+            setEnabled(i, true)
             queue(i)
         case .clearEnable:
             guard field != 0 else { return }
-            irqs[i].enabled = false
+            setEnabled(i, false)
             queue(i)
         case .setPending:
             guard field != 0 else { return }

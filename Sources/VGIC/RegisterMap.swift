@@ -159,6 +159,26 @@ let distributorMapV2: [RegisterRange] = [
     RegisterRange(GICD.pidr2V2 + 4, 0x1000, .raz),
 ]
 
+/// A map's index by 128-byte block (`offset >> 7`): row index + 1 when one
+/// row covers the whole block, 0 when the block holds several rows or none.
+/// The per-interrupt registers, which guests use most, each span whole
+/// blocks, so their accesses are decoded with one load instead of a search.
+func blockIndex(_ map: [RegisterRange], frameSize: UInt32) -> [UInt8] {
+    var blocks = [UInt8](repeating: 0, count: Int(frameSize >> 7))
+    for (k, r) in map.enumerated() where k < 255 {
+        var b = (r.start + 127) >> 7
+        while (b + 1) << 7 <= r.end && Int(b) < blocks.count {
+            blocks[Int(b)] = UInt8(k + 1)
+            b += 1
+        }
+    }
+    return blocks
+}
+
+let distributorBlocksV3 = blockIndex(distributorMapV3, frameSize: GICD.sizeV3)
+let distributorBlocksV2 = blockIndex(distributorMapV2, frameSize: GICD.sizeV2)
+let sgiFrameBlocksV3 = blockIndex(sgiFrameMapV3, frameSize: GICR.sgiBase)
+
 /// Binary search of a register map sorted by `start`.
 @inline(__always)
 func findRegister(_ map: [RegisterRange], _ offset: UInt32) -> Int {

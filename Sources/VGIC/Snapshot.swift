@@ -589,6 +589,7 @@ extension VGIC {
             s.notifyDeactivation = irqs[i].notifyDeactivation
             keepMapping(of: irqs[i], in: &s)
             irqs[i] = s
+            mirrorEnable(i)
             twinConfigured(i)
             updateRouting(i)
         }

@@ -104,27 +104,31 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     let lrCount: Int
     let apRegisters: Int
 
-    // The mutable state below is only touched with `lock` held, and no code
-    // path holds an access to one of these properties across a call that
-    // accesses it again. `@exclusivity(unchecked)` drops the runtime's
-    // dynamic exclusivity check (swift_beginAccess/endAccess, a thread-local
-    // access set) on each access: measured, it was about half of the
-    // instructions of every vGIC operation (docs/performance.md).
-    // The compiler's static checks still apply.
-    @exclusivity(unchecked) var irqs: [IRQState]
-    @exclusivity(unchecked) var vcpus: [VCPUState]
+    // The mutable state below is only touched with `lock` held. The tables
+    // are FixedStorage: allocated once, written in place (an Array in a
+    // class costs a uniqueness check per write and a dynamic exclusivity
+    // check per access, which measured, were most of the instructions of
+    // every vGIC operation: docs/performance.md). The scalars are
+    // `@exclusivity(unchecked)`: no code path holds an access to one across
+    // a call that accesses it again; the compiler's static checks still apply.
+    let irqs: FixedStorage<IRQState>
+    let vcpus: FixedStorage<VCPUState>
     /// `vcpuCount * 16` slots: what flush put in each list register.
-    @exclusivity(unchecked) var slots: [LRSlot]
+    let slots: FixedStorage<LRSlot>
     /// `vcpuCount * 8`: AP0R0..3 then AP1R0..3 while the vCPU is out.
-    @exclusivity(unchecked) var aprs: [UInt32]
+    let aprs: FixedStorage<UInt32>
     /// Scratch for flush: candidate IRQ indices in list-register order.
-    @exclusivity(unchecked) var chosen: [Int32]
-    @exclusivity(unchecked) var chosenKeys: [UInt32]
+    let chosen: FixedStorage<Int32>
+    let chosenKeys: FixedStorage<UInt32>
     /// Scratch for sync: interrupts whose active state a list register carried.
-    @exclusivity(unchecked) var representedScratch: [Int32]
+    let representedScratch: FixedStorage<Int32>
     /// Per vCPU, `deactivationWords` words: the deactivations it saw that the
     /// VMM asked to hear of (Deactivations.swift).
-    @exclusivity(unchecked) var deactivated: [UInt64]
+    let deactivated: FixedStorage<UInt64>
+    /// Bit i % 32 of word i / 32: whether interrupt index i (below
+    /// `lpiBase`) is enabled. A mirror of `IRQState.enabled`, written only by
+    /// `setEnabled` and `mirrorEnable`, so that an ISENABLER read is one load.
+    let enabledWords: FixedStorage<UInt32>
 
     /// GICD_CTLR group enables.
     @exclusivity(unchecked) var distributorGroup0 = false
@@ -172,16 +176,42 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         lpiBase = total
         lpi = LPIState(base: total, configuration: configuration.its, vcpuCount: configuration.vcpuCount)
         its = ITSState(configuration: configuration.its)
-        irqs = [IRQState](repeating: IRQState(), count: total + lpi.capacity)
-        vcpus = [VCPUState](repeating: VCPUState(), count: vcpuCount)
-        slots = [LRSlot](repeating: LRSlot(), count: vcpuCount * 16)
-        aprs = [UInt32](repeating: 0, count: vcpuCount * 8)
-        chosen = [Int32](repeating: -1, count: 17)
-        chosenKeys = [UInt32](repeating: 0, count: 17)
-        representedScratch = [Int32](repeating: -1, count: 16)
-        deactivated = [UInt64](repeating: 0, count: vcpuCount * ((Int(intidLimit) + 63) / 64))
+        irqs = FixedStorage(repeating: IRQState(), count: total + lpi.capacity)
+        vcpus = FixedStorage(repeating: VCPUState(), count: vcpuCount)
+        slots = FixedStorage(repeating: LRSlot(), count: vcpuCount * 16)
+        aprs = FixedStorage(repeating: 0, count: vcpuCount * 8)
+        chosen = FixedStorage(repeating: -1, count: 17)
+        chosenKeys = FixedStorage(repeating: 0, count: 17)
+        representedScratch = FixedStorage(repeating: -1, count: 16)
+        deactivated = FixedStorage(repeating: 0, count: vcpuCount * ((Int(intidLimit) + 63) / 64))
+        enabledWords = FixedStorage(repeating: 0, count: (total + 31) / 32)
         redistributorLast = VGICAddressMap().redistributorLastFlags(vcpuCount: vcpuCount)
         resetState()
+    }
+
+    deinit {
+        irqs.free()
+        vcpus.free()
+        slots.free()
+        aprs.free()
+        chosen.free()
+        chosenKeys.free()
+        representedScratch.free()
+        deactivated.free()
+        enabledWords.free()
+    }
+
+    /// Enable or disable interrupt `i` (not an LPI).
+    @inline(__always) func setEnabled(_ i: Int, _ on: Bool) {
+        irqs[i].enabled = on
+        mirrorEnable(i)
+    }
+
+    /// Copy interrupt `i`'s enable into `enabledWords` (after its whole
+    /// state was replaced).
+    @inline(__always) func mirrorEnable(_ i: Int) {
+        let bit = UInt32(1) << UInt32(i & 31)
+        if irqs[i].enabled { enabledWords[i >> 5] |= bit } else { enabledWords[i >> 5] &= ~bit }
     }
 
     /// The creation state of every interrupt and CPU interface (SCENARIOS.md
@@ -197,6 +227,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
                 s.enabled = id < 16
                 s.group = version == .v3 ? 1 : 0
                 irqs[v * 32 + id] = s
+                mirrorEnable(v * 32 + id)
             }
             var c = VCPUState()
             c.vmcr = resetVMCR
@@ -209,6 +240,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             s.group = version == .v3 ? 1 : 0
             s.routedVCPU = version == .v3 ? 0 : -1
             irqs[spiIndex(id)] = s
+            mirrorEnable(spiIndex(id))
             id += 1
         }
         resetLPIs()  // LPI and ITS hook

@@ -28,6 +28,9 @@ func vgicInvariants(_ g: VGIC<ModelPlatform>) -> String? {
     var owned = 0
     for i in 0..<g.irqs.count {
         let s = g.irqs[i]
+        if i < g.lpiBase && (g.enabledWords[i >> 5] >> UInt32(i & 31) & 1 != 0) != s.enabled {
+            return "INTID \(s.intid) (index \(i)): the ISENABLER mirror says \(!s.enabled), the interrupt \(s.enabled)"
+        }
         if s.apOwner >= 0 { owned += 1 }
         if s.lr >= 0 {
             guard s.apOwner >= 0, g.vcpus[Int(s.apOwner)].inGuest,
