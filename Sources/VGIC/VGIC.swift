@@ -143,7 +143,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         resetState()
     }
 
-    /// The creation state of every interrupt and CPU interface (SCENARIOS.md
+    /// The creation state of every interrupt and CPU interface (docs/scenarios.md,
     /// "The machine"; KVM's vgic_init defaults).
     func resetState() {
         for v in 0..<vcpuCount {
