@@ -6,7 +6,8 @@
 #   make test-hyp                   the demo guest on 2 and 4 vCPUs, then the
 #                                   fuzz guest on 4 (test-hyp-fuzz)
 #   make test-hyp-linux             Debian's arm64 Linux on 2 and 4 vCPUs
-#                                   (fetched once with apt; not in test-hyp)
+#                                   (fetched once with apt; not in test-hyp,
+#                                   make test runs it as its own step)
 #
 # Meant to be included by the top-level Makefile; it defines only HYP_*
 # variables and the targets above (plus their files under .build-hyp/).
