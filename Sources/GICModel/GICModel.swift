@@ -49,11 +49,13 @@ public final class GICModel: @unchecked Sendable {
     public let vtr: VTR
 
     let lock = SpinLock()
-    let lrCount: Int
-    let priorityMask: UInt8
-    let aprCount: Int
+    // `internal`, not `private`: the hypervisor side, the virtual CPU
+    // interface and the physical interrupts (GICModel+*.swift) share them.
+    internal let lrCount: Int
+    internal let priorityMask: UInt8
+    internal let aprCount: Int
     /// Shift from an 8-bit group priority to its active-priority bit number.
-    let aprShift: Int
+    internal let aprShift: Int
 
     // The state below is only touched with `lock` held, one access at a
     // time: `@exclusivity(unchecked)` drops the runtime's dynamic
@@ -61,16 +63,16 @@ public final class GICModel: @unchecked Sendable {
     // per list-register or system-register access (docs/performance.md).
 
     /// Raw list registers, `cpu * lrCount + n` (GICv2: zero-extended GICH_LR).
-    @exclusivity(unchecked) var lrs: [UInt64]
-    @exclusivity(unchecked) var hcrs: [UInt64]
-    @exclusivity(unchecked) var vmcrs: [VMCR]
+    @exclusivity(unchecked) internal var lrs: [UInt64]
+    @exclusivity(unchecked) internal var hcrs: [UInt64]
+    @exclusivity(unchecked) internal var vmcrs: [VMCR]
     /// Active priorities, `(cpu * 2 + group) * 4 + index`.
-    @exclusivity(unchecked) var aprs: [UInt32]
+    @exclusivity(unchecked) internal var aprs: [UInt32]
     /// Per-CPU private interrupts, `cpu * 32 + intid`: flag bits below.
-    @exclusivity(unchecked) var privateFlags: [UInt8]
+    @exclusivity(unchecked) internal var privateFlags: [UInt8]
     /// SPIs indexed by INTID (0..<32 unused).
-    @exclusivity(unchecked) var spiFlags: [UInt8]
-    @exclusivity(unchecked) var recorded: [ArchitectureViolation]
+    @exclusivity(unchecked) internal var spiFlags: [UInt8]
+    @exclusivity(unchecked) internal var recorded: [ArchitectureViolation]
 
     static let flagLine: UInt8 = 1
     static let flagLatch: UInt8 = 2

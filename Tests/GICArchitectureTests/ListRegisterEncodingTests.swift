@@ -71,16 +71,18 @@ import Testing
     }
 
     @Test func decodeOfEncodeKeepsTheFieldsTheRegisterHolds() {
-        var rng = SplitMix(seed: 0x1C4)
-        for _ in 0..<2000 {
-            let hw = rng.next() & 1 == 1
-            let lr = ListRegister(
-                vINTID: UInt32(truncatingIfNeeded: rng.next()),
-                state: ListRegisterState(rawValue: UInt8(rng.next() & 3))!,
-                hw: hw, pINTID: hw ? UInt32(rng.next() & 0x1FFF) : 0,
-                eoi: !hw && rng.next() & 1 == 1, group: UInt8(rng.next() & 1),
-                priority: UInt8(truncatingIfNeeded: rng.next()))
-            #expect(ICH_LR.decode(ICH_LR.encode(lr)) == lr)
+        // Every state, group and HW setting, with each field walking one bit.
+        let states: [ListRegisterState] = [.invalid, .pending, .active, .pendingActive]
+        for state in states {
+            for group: UInt8 in [0, 1] {
+                for bit in 0..<32 {
+                    let hw = bit % 2 == 0
+                    let lr = ListRegister(vINTID: 1 << UInt32(bit), state: state, hw: hw,
+                                          pINTID: hw ? 1 << UInt32(bit % 13) : 0, eoi: !hw && bit % 4 == 1,
+                                          group: group, priority: 1 << UInt8(bit % 8))
+                    #expect(ICH_LR.decode(ICH_LR.encode(lr)) == lr)
+                }
+            }
         }
     }
 }
@@ -145,18 +147,5 @@ import Testing
 
     @Test func virtualIDIsTenBits() {
         #expect(GICH_LR.encode(ListRegister(vINTID: 0x7FF, state: .invalid, group: 0)) == 0x3FF)
-    }
-}
-
-/// splitmix64, for property checks with a fixed seed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
