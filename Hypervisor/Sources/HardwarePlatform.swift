@@ -123,6 +123,11 @@ struct HardwarePlatform: VGICPlatform {
         return ctl & 0b111 == 0b101
     }
 
+    /// List registers are CPU-local: the vGIC asks to stop the other vCPUs.
+    var reachesEveryCPUsListRegisters: Bool { false }
+    func stopOtherVCPUs(requester: Int) { Hypervisor.stopOtherVCPUs(requester) }
+    func resumeOtherVCPUs(requester: Int) { Hypervisor.resumeOtherVCPUs() }
+
     /// Make vCPU `vcpu` (on physical CPU `vcpu`) look at its interrupts: a
     /// flag for its run loop, and a physical SGI when it is another CPU (the
     /// SGI makes it leave the guest, or wakes it from WFI).

@@ -1,5 +1,6 @@
 import GICArchitecture
 import HypSupport
+import VGIC
 import Synchronization
 
 /// PSCI function IDs and return codes (Arm DEN 0022).
@@ -73,6 +74,7 @@ func handlePSCI(_ slot: VCPUSlot) -> ExitAction {
         result = Int64(PSCI.migrateNotRequired)
     case PSCI.systemOff:
         log { $0.s("hyp: guest vCPU "); $0.dec(slot.index); $0.s(": PSCI SYSTEM_OFF") }
+        auditPhysicalTwins(slot.index)
         reportExitStats()
         _ = hyp_smc(PSCI.systemOff, 0, 0, 0)
         panic("SYSTEM_OFF returned")
@@ -124,4 +126,36 @@ func psciCPUOn(target: UInt64, entry: UInt64, context: UInt64) -> Int64 {
     slot.power.store(VCPUSlot.onPending, ordering: .releasing)
     HardwarePlatform().kick(vcpu: t)
     return PSCI.success
+}
+
+/// At power-off, with every vCPU out of the guest: no physical twin of a
+/// mapped interrupt may be active unless its virtual interrupt is active or
+/// pending (a leak leaves the device dead to the guest). A leak is reported
+/// as a panic line, which every test of the hypervisor fails on, and the
+/// power-off goes on. A host activation may be between its acknowledge and
+/// its report on another CPU: a leak must persist over a few looks.
+func auditPhysicalTwins(_ me: Int) {
+    guard let g = VM.vgic else { return }
+    stopOtherVCPUs(me)
+    var leak = g.firstLeakedTwin()
+    var looks = 0
+    while leak != nil && looks < 5 {
+        looks += 1
+        var spin = 0
+        while spin < 100_000 { spin += 1; hyp_yield() }
+        leak = g.firstLeakedTwin()
+    }
+    resumeOtherVCPUs()
+    guard let l = leak else {
+        log { $0.s("hyp: physical twins: none active without a virtual reason") }
+        return
+    }
+    logUrgent {
+        $0.s("hyp: PANIC: physical twin ")
+        $0.dec(Int(l.physicalINTID))
+        $0.s(" of INTID ")
+        $0.dec(Int(l.intid))
+        if let v = l.vcpu { $0.s(" (vCPU "); $0.dec(v); $0.s(")") }
+        $0.s(" left active with no virtual reason")
+    }
 }

@@ -87,7 +87,7 @@ func runVCPU(_ slot: VCPUSlot) {
         // before it can be acknowledged.
         let maintenance = reason == UInt64(HYP_EXIT_IRQ) && read_ich_misr_el2() != 0
         // Fold the list registers back before saying we are out: another
-        // CPU stopping the vCPUs (withOtherVCPUsStopped) must find this
+        // CPU stopping the vCPUs (stopOtherVCPUs) must find this
         // vCPU's state in the vGIC, not still in its list registers.
         vgic.vcpuExit(v)
         slot.inGuest.store(false, ordering: .sequentiallyConsistent)
@@ -119,9 +119,10 @@ func parkIfStopRequested(_ slot: VCPUSlot) {
     }
 }
 
-/// Run `body` with every other vCPU out of the guest (its list registers
-/// folded back into the vGIC).
-func withOtherVCPUsStopped(_ me: Int, _ body: () -> Void) {
+/// Make every other vCPU leave the guest (its exit folds its list registers
+/// into the vGIC) and stay out until `resumeOtherVCPUs`; the vGIC calls this
+/// (through `HardwarePlatform`) before an access that needs them out.
+func stopOtherVCPUs(_ me: Int) {
     stopLock.lock()
     stopRequested.store(true, ordering: .sequentiallyConsistent)
     for c in 0..<VM.vcpuCount where c != me {
@@ -132,7 +133,9 @@ func withOtherVCPUsStopped(_ me: Int, _ body: () -> Void) {
             while spin < 2000 && vcpuSlots[c].inGuest.load(ordering: .sequentiallyConsistent) { spin += 1 }
         }
     }
-    body()
+}
+
+func resumeOtherVCPUs() {
     stopRequested.store(false, ordering: .sequentiallyConsistent)
     stopLock.unlock()
     hyp_dsb_ish()
@@ -156,26 +159,10 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot, maintenance: Bool = false) {
         switch intid {
         case HostGIC.virtualTimerPPI, HostGIC.physicalTimerPPI:
             slot.stats.timerIRQs += 1
-            if let g = VM.vgic, slot.index < VM.vcpuCount {
-                do {
-                    try g.setLine(intid, level: true, vcpu: slot.index)
-                } catch {
-                    HostGIC.deactivate(intid)
-                }
-            } else {
-                HostGIC.deactivate(intid)
-            }
+            passThrough(intid, vcpu: slot.index < VM.vcpuCount ? slot.index : nil)
         case HostGIC.uartSPI:
             slot.stats.spis += 1
-            if let g = VM.vgic {
-                do {
-                    try g.setLine(intid, level: true)
-                } catch {
-                    HostGIC.deactivate(intid)
-                }
-            } else {
-                HostGIC.deactivate(intid)
-            }
+            passThrough(intid, vcpu: nil)
         case HostGIC.stopSGI:
             HostGIC.deactivate(intid)
             checkPanic()
@@ -187,6 +174,22 @@ func drainPhysicalInterrupts(_ slot: VCPUSlot, maintenance: Bool = false) {
             // something that is not ours: deactivate it.
             HostGIC.deactivate(intid)
         }
+    }
+}
+
+/// A physical interrupt the guest owns, taken and priority-dropped here:
+/// its virtual twin takes over the activation (`hardwareInterruptTaken`:
+/// one edge, or the line high), and the guest's deactivation through the HW
+/// bit ends it. With no VM (yet), or no vCPU for a PPI, it is deactivated.
+func passThrough(_ intid: UInt32, vcpu: Int?) {
+    guard let g = VM.vgic, intid >= 32 || vcpu != nil else {
+        HostGIC.deactivate(intid)
+        return
+    }
+    do {
+        try g.hardwareInterruptTaken(intid, vcpu: vcpu)
+    } catch {
+        HostGIC.deactivate(intid)
     }
 }
 

@@ -75,13 +75,7 @@ func handleSystemRegister(_ slot: VCPUSlot, esr: UInt64) {
         injectUndefined(slot)
         return
     }
-    let value = hyp_ctx_get(c, rt)
-    let vgic = VM.vgic!
-    if vgic.systemRegisterNeedsOtherVCPUsStopped(r) {
-        withOtherVCPUsStopped(slot.index) { vgic.guestSystemRegisterWrite(vcpu: slot.index, r, value) }
-    } else {
-        vgic.guestSystemRegisterWrite(vcpu: slot.index, r, value)
-    }
+    VM.vgic!.guestSystemRegisterWrite(vcpu: slot.index, r, hyp_ctx_get(c, rt))
     c.pointee.pc += 4
 }
 
@@ -112,22 +106,9 @@ func handleDataAbort(_ slot: VCPUSlot, esr: UInt64) {
     if isWrite {
         var value = hyp_ctx_get(c, rt)
         if width < 8 { value &= (1 << UInt64(width * 8)) - 1 }
-        if vgic.accessNeedsOtherVCPUsStopped(region: region, offset: offset) {
-            withOtherVCPUsStopped(v) {
-                vgic.guestMMIOWrite(vcpu: v, region: region, offset: offset, width: width, value: value)
-            }
-        } else {
-            vgic.guestMMIOWrite(vcpu: v, region: region, offset: offset, width: width, value: value)
-        }
+        vgic.guestMMIOWrite(vcpu: v, region: region, offset: offset, width: width, value: value)
     } else {
-        var value: UInt64 = 0
-        if vgic.accessNeedsOtherVCPUsStopped(region: region, offset: offset) {
-            withOtherVCPUsStopped(v) {
-                value = vgic.guestMMIORead(vcpu: v, region: region, offset: offset, width: width)
-            }
-        } else {
-            value = vgic.guestMMIORead(vcpu: v, region: region, offset: offset, width: width)
-        }
+        var value = vgic.guestMMIORead(vcpu: v, region: region, offset: offset, width: width)
         let bits = UInt64(width * 8)
         if width < 8 {
             value &= (1 << bits) - 1

@@ -95,6 +95,7 @@ static inline void hyp_dsb_ish(void) { __asm__ volatile("dsb ish" ::: "memory");
 static inline void hyp_wfi(void) { __asm__ volatile("wfi" ::: "memory"); }
 static inline void hyp_wfe(void) { __asm__ volatile("wfe" ::: "memory"); }
 static inline void hyp_sev(void) { __asm__ volatile("sev" ::: "memory"); }
+static inline void hyp_yield(void) { __asm__ volatile("yield" ::: "memory"); }
 static inline void hyp_tlbi_vmalls12e1is(void) {
     __asm__ volatile("dsb ishst\n tlbi vmalls12e1is\n dsb ish\n isb" ::: "memory");
 }

@@ -24,6 +24,8 @@ struct IRQState {
     var route: UInt64 = 0
     /// vCPU the routing selects when pending; -1 when none does.
     var routedVCPU: Int32 = -1
+    /// GICv3 IROUTER.IRM: any participating vCPU may take it.
+    var oneOfN = false
 
     /// GICv2 SGIs: the CPUs that have this SGI pending for us, and the one
     /// whose SGI is active.
@@ -40,6 +42,13 @@ struct IRQState {
     /// A deactivation of the physical twin requested while a running vCPU's
     /// list register holds the interrupt: applied when that vCPU exits.
     var deferredPhysicalDeactivate = false
+    /// The host took the twin again while a running vCPU's HW list register
+    /// held the interrupt: a deactivation that list register shows at sync
+    /// ended the previous activation, not this one (PhysicalTwin.swift).
+    var twinRetaken = false
+    /// The VMM asked to hear of this level-sensitive interrupt's
+    /// deactivations (`setDeactivationNotification`).
+    var notifyDeactivation = false
 
     // ap_list membership: the vCPU whose list holds the interrupt and the links.
     var apOwner: Int32 = -1
@@ -77,4 +86,8 @@ struct LRSlot {
     var hw = false
     var physicalINTID: UInt32 = 0
     var source: UInt8 = 0
+    /// Flush consumed a mapped level interrupt's line into this pending
+    /// entry (PhysicalTwin.swift): sync gives it back if the guest did not
+    /// acknowledge it.
+    var lineConsumed = false
 }

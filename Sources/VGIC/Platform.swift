@@ -40,4 +40,20 @@ public protocol VGICPlatform {
     /// vCPU `vcpu` has new interrupt state: if it is in the guest it must
     /// exit (and re-enter) soon; if it waits for an interrupt it must wake.
     func kick(vcpu: Int)
+
+    /// Whether the vGIC may read and write any physical CPU's list
+    /// registers from whichever thread calls it (a hardware model): then it
+    /// takes the other vCPUs out of the guest for an access that needs them
+    /// out by folding and flushing them itself, and never calls
+    /// `stopOtherVCPUs`. Real list registers are CPU-local: false.
+    var reachesEveryCPUsListRegisters: Bool { get }
+
+    /// Make every vCPU but `requester` leave the guest -- each one's exit
+    /// folds its list registers through `vcpuExit` -- and keep them out until
+    /// `resumeOtherVCPUs`. Called without the vGIC lock held (it is lock 0 of
+    /// the order at the top of VGIC.swift): the stopped vCPUs need that lock
+    /// to exit. `requester` is out of the guest (it is handling a trap).
+    func stopOtherVCPUs(requester: Int)
+    /// Let the vCPUs `stopOtherVCPUs` stopped enter the guest again.
+    func resumeOtherVCPUs(requester: Int)
 }

@@ -11,6 +11,8 @@ public enum VGICRegion: Equatable, Sendable {
 }
 
 /// What a register does; one handler per kind, shared by every map that has it.
+/// The `user` kinds are the VMM's handlers where they differ from the
+/// guest's (KVM's uaccess): virtual state only, nothing physical.
 enum RegisterKind: UInt8 {
     case raz
     case distributorControl, distributorType, implementer, distributorType2, peripheralID2
@@ -18,31 +20,45 @@ enum RegisterKind: UInt8 {
     case priority, configuration, targets, router
     case softwareInterrupt, clearPendingSGI, setPendingSGI
     case redistributorControl, redistributorType, waker
+    /// The VMM's ISENABLER: no resample of a mapped interrupt's line.
+    case userSetEnable
+    /// The VMM's GICv2 ISPENDR/ICPENDR: the latch, no physical side.
+    case userSetPending, userClearPending
+    /// The VMM's GICv3 ISPENDR: reads and writes the latch bit by bit, its
+    /// 0 bits included (KVM's uaccess).
+    case userPendingLatch
+    /// The VMM's ISACTIVER/ICACTIVER: the virtual active state alone.
+    case userSetActive, userClearActive
 
     /// A write of 0 to one of this register's fields does nothing (the
     /// one-bit set/clear registers: GICD_IS/ICENABLER, IS/ICPENDR, IS/ICACTIVER).
     var zeroBitsAreIgnored: Bool {
         switch self {
-        case .setEnable, .clearEnable, .setPending, .clearPending, .setActive, .clearActive: true
+        case .setEnable, .clearEnable, .setPending, .clearPending, .setActive, .clearActive,
+             .userSetEnable, .userSetPending, .userClearPending, .userSetActive, .userClearActive: true
         default: false
         }
     }
 }
 
-/// One row of a register map: `[start, end)` in the frame, the handler, the
-/// bits each interrupt has in it (0: not a per-interrupt register) and the
-/// access widths it takes (a set of byte counts: 1, 4, 8).
+/// One row of a register map: `[start, end)` in the frame, the guest's
+/// handler and the VMM's, the bits each interrupt has in it (0: not a
+/// per-interrupt register) and the access widths it takes (a set of byte
+/// counts: 1, 4, 8).
 struct RegisterRange {
     let start: UInt32
     let end: UInt32
     let kind: RegisterKind
+    let vmmKind: RegisterKind
     let bitsPerIRQ: UInt8
     let widths: UInt8
 
-    init(_ start: UInt32, _ end: UInt32, _ kind: RegisterKind, bits: UInt8 = 0, widths: UInt8 = w32) {
+    init(_ start: UInt32, _ end: UInt32, _ kind: RegisterKind, vmm: RegisterKind? = nil, bits: UInt8 = 0,
+         widths: UInt8 = w32) {
         self.start = start
         self.end = end
         self.kind = kind
+        self.vmmKind = vmm ?? kind
         self.bitsPerIRQ = bits
         self.widths = widths
     }
@@ -53,17 +69,21 @@ let w32: UInt8 = 4
 let w64: UInt8 = 8
 
 /// The per-interrupt registers common to the GICv2 distributor, the GICv3
-/// distributor and the GICv3 SGI_base frame (which has only their first word).
+/// distributor and the GICv3 SGI_base frame (which has only their first
+/// word). The VMM's pending registers follow KVM's uaccess per version:
+/// GICv3 ISPENDR is the latch and ICPENDR RAZ/WI; GICv2 set and clear it.
 @inline(__always)
-func irqRegisterRows(words: UInt32) -> [RegisterRange] {
+func irqRegisterRows(words: UInt32, v3: Bool) -> [RegisterRange] {
     [
         RegisterRange(GICD.igroupr, GICD.igroupr + 4 * words, .group, bits: 1),
-        RegisterRange(GICD.isenabler, GICD.isenabler + 4 * words, .setEnable, bits: 1),
+        RegisterRange(GICD.isenabler, GICD.isenabler + 4 * words, .setEnable, vmm: .userSetEnable, bits: 1),
         RegisterRange(GICD.icenabler, GICD.icenabler + 4 * words, .clearEnable, bits: 1),
-        RegisterRange(GICD.ispendr, GICD.ispendr + 4 * words, .setPending, bits: 1),
-        RegisterRange(GICD.icpendr, GICD.icpendr + 4 * words, .clearPending, bits: 1),
-        RegisterRange(GICD.isactiver, GICD.isactiver + 4 * words, .setActive, bits: 1),
-        RegisterRange(GICD.icactiver, GICD.icactiver + 4 * words, .clearActive, bits: 1),
+        RegisterRange(GICD.ispendr, GICD.ispendr + 4 * words, .setPending,
+                      vmm: v3 ? .userPendingLatch : .userSetPending, bits: 1),
+        RegisterRange(GICD.icpendr, GICD.icpendr + 4 * words, .clearPending,
+                      vmm: v3 ? .raz : .userClearPending, bits: 1),
+        RegisterRange(GICD.isactiver, GICD.isactiver + 4 * words, .setActive, vmm: .userSetActive, bits: 1),
+        RegisterRange(GICD.icactiver, GICD.icactiver + 4 * words, .clearActive, vmm: .userClearActive, bits: 1),
         RegisterRange(GICD.ipriorityr, GICD.ipriorityr + 32 * words, .priority, bits: 8, widths: w8 | w32),
     ]
 }
@@ -80,7 +100,7 @@ let distributorMapV3: [RegisterRange] = [
     RegisterRange(GICD.iidr, GICD.iidr + 4, .implementer),
     RegisterRange(GICD.typer2, GICD.typer2 + 4, .distributorType2),
     RegisterRange(GICD.statusr, GICD.statusr + 4, .raz),
-] + irqRegisterRows(words: 32) + [
+] + irqRegisterRows(words: 32, v3: true) + [
     // ITARGETSR, IGRPMODR (DS = 1), NSACR, SGIR, C/SPENDSGIR: RAZ/WI with ARE.
     RegisterRange(GICD.itargetsr, GICD.itargetsr + 0x400, .raz, widths: w8 | w32),
     configurationRow(words: 32),
@@ -108,7 +128,7 @@ let redistributorMapV3: [RegisterRange] = [
 ]
 
 /// GICv3 redistributor, SGI_base frame (offsets relative to the frame).
-let sgiFrameMapV3: [RegisterRange] = irqRegisterRows(words: 1) + [
+let sgiFrameMapV3: [RegisterRange] = irqRegisterRows(words: 1, v3: true) + [
     configurationRow(words: 2),
     RegisterRange(GICD.igrpmodr, GICD.igrpmodr + 4, .raz),
     RegisterRange(GICD.nsacr, GICD.nsacr + 4, .raz),
@@ -119,7 +139,7 @@ let distributorMapV2: [RegisterRange] = [
     RegisterRange(GICD.ctlr, GICD.ctlr + 4, .distributorControl),
     RegisterRange(GICD.typer, GICD.typer + 4, .distributorType),
     RegisterRange(GICD.iidr, GICD.iidr + 4, .implementer),
-] + irqRegisterRows(words: 32) + [
+] + irqRegisterRows(words: 32, v3: false) + [
     RegisterRange(GICD.itargetsr, GICD.itargetsr + 0x400, .targets, bits: 8, widths: w8 | w32),
     configurationRow(words: 32),
     RegisterRange(GICD.sgir, GICD.sgir + 4, .softwareInterrupt),

@@ -499,11 +499,7 @@ extension VGIC {
         defer { lock.unlock() }
         for v in 0..<vcpuCount where vcpus[v].inGuest { throw .vcpuRunning(v) }
         // Nothing can fail from here on.
-        for i in 0..<irqs.count where irqs[i].hw && irqs[i].physicalActiveHeld {
-            platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
-            irqs[i].physicalActiveHeld = false
-            irqs[i].deferredPhysicalDeactivate = false
-        }
+        releaseAllTwins()
         apply(snap)
     }
 
@@ -520,6 +516,7 @@ extension VGIC {
             for k in 0..<8 { aprs[v * 8 + k] = snap.vcpus[v].activePriorities[k] }
         }
         for k in 0..<slots.count { slots[k] = LRSlot() }
+        for k in 0..<deactivated.count { deactivated[k] = 0 }
         for i in 0..<irqs.count {
             let r = snap.interrupts[i]
             var s = IRQState()
@@ -538,10 +535,8 @@ extension VGIC {
             s.activeSource = r.activeSource
             s.route = r.route
             s.acknowledged = r.acknowledged
-            // Hardware mappings are the VMM's, not the snapshot's.
-            s.hw = irqs[i].hw
-            s.physicalINTID = irqs[i].physicalINTID
-            s.levelFromPhysical = irqs[i].levelFromPhysical
+            s.notifyDeactivation = irqs[i].notifyDeactivation
+            keepMapping(of: irqs[i], in: &s)
             irqs[i] = s
             updateRouting(i)
         }

@@ -5,16 +5,20 @@ import GICArchitecture
 //
 // Lock order, outermost first (docs/locking.md says the same):
 //
+//   0. the platform's stop  `VGICPlatform.stopOtherVCPUs`: the hypervisor's
+//                           stop-the-world lock, taken by the vGIC's guest
+//                           entry points before (1) for an access that needs
+//                           the other vCPUs out of the guest, released after.
 //   1. VGIC.lock            one per VM: every interrupt's state, every
 //                           vCPU's ap_list and list-register bookkeeping.
 //   2. the platform's locks the hardware model's lock (GICModel), or the
 //                           hypervisor's per-CPU kick state; taken inside
 //                           VGICPlatform calls while VGIC.lock is held.
 //
-// Nothing under (2) calls back into the vGIC or takes (1). The scenario
-// runner, the stress test and the hypervisor's vCPU loops take (1) only
-// through the vGIC's public methods, one call at a time; guest accesses that
-// the hardware handles (ICV_* registers, the GICV frame) take only (2).
+// Nothing under (2) calls back into the vGIC or takes (0) or (1). The
+// scenario runner, the stress test and the hypervisor's vCPU loops take (1)
+// only through the vGIC's public methods, one call at a time; guest accesses
+// that the hardware handles (ICV_* registers, the GICV frame) take only (2).
 //
 // One VM-wide lock keeps every operation a plain critical section with no
 // retry dance (KVM's vgic_queue_irq_unlock). Critical sections are bounded
@@ -66,8 +70,14 @@ struct VCPUState {
     var lrsUsed = 0
     /// ICH_HCR.TDIR (or, on GICv2, the DIR page unmapped) at the last flush.
     var dirTraps = false
-    /// GICR_WAKER.ProcessorSleep.
+    /// GICR_WAKER.ProcessorSleep: nothing is forwarded to this CPU interface.
     var processorSleep = false
+    /// Folded out of the guest by the vGIC itself for another vCPU's access
+    /// (`withOtherVCPUsOut`), to be flushed back in after it.
+    var foldedForAccess = false
+    /// Bit w set: word w of this vCPU's deactivation record is not empty
+    /// (Deactivations.swift).
+    var deactivatedWords: UInt32 = 0
 }
 
 /// A virtual GIC (GICv3 with affinity routing and one security state, or
@@ -104,6 +114,9 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     @exclusivity(unchecked) var chosenKeys: [UInt32]
     /// Scratch for sync: interrupts whose active state a list register carried.
     @exclusivity(unchecked) var representedScratch: [Int32]
+    /// Per vCPU, `deactivationWords` words: the deactivations it saw that the
+    /// VMM asked to hear of (Deactivations.swift).
+    @exclusivity(unchecked) var deactivated: [UInt64]
 
     /// GICD_CTLR group enables.
     @exclusivity(unchecked) var distributorGroup0 = false
@@ -139,6 +152,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         chosen = [Int32](repeating: -1, count: 17)
         chosenKeys = [UInt32](repeating: 0, count: 17)
         representedScratch = [Int32](repeating: -1, count: 16)
+        deactivated = [UInt64](repeating: 0, count: vcpuCount * ((Int(intidLimit) + 63) / 64))
         redistributorLast = VGICAddressMap().redistributorLastFlags(vcpuCount: vcpuCount)
         resetState()
     }
@@ -185,12 +199,16 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     /// Reset vCPU `vcpu`'s CPU interface as a PE reset does (PSCI CPU_ON of
     /// a vCPU that was off): the VMCR to `resetVMCR`, no active priority.
     /// Loaded on its next entry; the vCPU must be out of the guest. The
-    /// distributor and redistributor state is not touched.
+    /// distributor and redistributor state is not touched, but for its
+    /// hardware-mapped PPIs: the devices behind them (its timers) are reset
+    /// with the PE, so they are inactive and not pending, and their physical
+    /// twins are released (KVM's kvm_vgic_reset_mapped_irq).
     public func resetCPUInterface(vcpu: Int) throws(VGICError) {
         guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
         lock.lock()
         defer { lock.unlock() }
         if vcpus[vcpu].inGuest { throw .vcpuRunning(vcpu) }
+        resetMappedPrivateInterrupts(vcpu: vcpu)
         vcpus[vcpu].vmcr = resetVMCR
         for r in 0..<8 { aprs[vcpu * 8 + r] = 0 }
         // Its active priorities are gone: what it acknowledged stays active
@@ -236,9 +254,31 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             return s.apOwner >= 0 ? s.apOwner : s.routedVCPU
         }
         if s.enabled && isPending(i) && groupEnabledAtDistributor(s.group) {
+            if s.oneOfN { return oneOfNTarget(i) }
+            // A redistributor whose CPU sleeps (GICR_WAKER.ProcessorSleep)
+            // has nothing forwarded: the interrupt waits in the distributor.
+            if s.routedVCPU >= 0 && vcpus[Int(s.routedVCPU)].processorSleep { return -1 }
             return s.routedVCPU
         }
         return -1
+    }
+
+    /// A vCPU participates in 1-of-N distribution (IROUTER.IRM) while its
+    /// redistributor is awake and its CPU interface has the group enabled
+    /// (as last seen at an exit).
+    @inline(__always) func participates(_ v: Int, group: UInt8) -> Bool {
+        !vcpus[v].processorSleep && (group == 0 ? vcpus[v].vmcr.enableGroup0 : vcpus[v].vmcr.enableGroup1)
+    }
+
+    /// Where a pending 1-of-N SPI goes: the vCPU that has it now if that one
+    /// still participates, else the lowest-numbered one that does, else
+    /// vCPU 0 (which picks it up when it enables the group).
+    func oneOfNTarget(_ i: Int) -> Int32 {
+        let group = irqs[i].group
+        let owner = irqs[i].apOwner
+        if owner >= 0 && participates(Int(owner), group: group) { return owner }
+        for v in 0..<vcpuCount where participates(v, group: group) { return Int32(v) }
+        return 0
     }
 
     // MARK: ap_list
@@ -302,9 +342,9 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             irqs[i].routedVCPU = t == 0 ? -1 : Int32(t.trailingZeroBitCount)
         } else {
             let r = irqs[i].route
-            if r & irouterIRM != 0 {
-                // 1-of-N: any participating PE is architecturally correct; the
-                // lowest-numbered vCPU keeps delivery deterministic.
+            irqs[i].oneOfN = r & irouterIRM != 0
+            if irqs[i].oneOfN {
+                // 1-of-N: the target oracle picks a participating vCPU.
                 irqs[i].routedVCPU = 0
             } else if let v = Affinity(irouter: r).vcpuIndex, v < vcpuCount {
                 irqs[i].routedVCPU = Int32(v)
@@ -358,87 +398,6 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         } else if level != was {
             queue(i)
         }
-    }
-
-    /// Make `intid` (a PPI of `vcpu`, or an SPI) a hardware-mapped interrupt
-    /// whose physical twin is `physicalIntid` (a PPI on the physical CPU that
-    /// runs `vcpu`, or a physical SPI).
-    public func map(_ intid: UInt32, vcpu: Int? = nil, physicalIntid: UInt32,
-                    levelFromPhysical: Bool = false) throws(VGICError) {
-        if intid < 16 && intid < intidLimit { throw .sgiCannotBeMapped(intid) }
-        let i = try checkInjectable(intid, vcpu: vcpu)
-        if intid < 32 ? !INTID.isPPI(physicalIntid) : !INTID.isSPI(physicalIntid) {
-            throw .invalidPhysicalINTID(physicalIntid)
-        }
-        lock.lock()
-        defer { lock.unlock() }
-        if irqs[i].hw { throw .alreadyMapped(intid) }
-        irqs[i].hw = true
-        irqs[i].physicalINTID = physicalIntid
-        irqs[i].levelFromPhysical = levelFromPhysical
-        irqs[i].physicalActiveHeld = false
-        irqs[i].deferredPhysicalDeactivate = false
-        if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
-    }
-
-    /// Undo `map`. A physical twin the vGIC holds active is released (at once,
-    /// or when the vCPU holding the interrupt in a list register exits).
-    public func unmap(_ intid: UInt32, vcpu: Int? = nil) throws(VGICError) {
-        if intid < 16 && intid < intidLimit { throw .sgiCannotBeMapped(intid) }
-        let i = try checkInjectable(intid, vcpu: vcpu)
-        lock.lock()
-        defer { lock.unlock() }
-        if !irqs[i].hw { throw .notMapped(intid) }
-        if irqs[i].physicalActiveHeld && !heldByRunningVCPU(i) {
-            platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
-        }
-        irqs[i].hw = false
-        irqs[i].levelFromPhysical = false
-        irqs[i].physicalActiveHeld = false
-        irqs[i].deferredPhysicalDeactivate = false
-        if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
-    }
-
-    /// Physical CPU whose private interrupt is the twin of mapped interrupt
-    /// `i` (SPIs: any; the platform ignores it).
-    @inline(__always) func physicalTwinCPU(_ i: Int) -> Int {
-        let o = irqs[i].privateOwner
-        return o >= 0 ? physicalCPU(ofVCPU: Int(o)) : 0
-    }
-
-    // MARK: Hardware-mapped interrupts: the physical side
-
-    /// Set the physical twin active (it may now be deactivated by the guest
-    /// through a HW list register).
-    func holdPhysicalActive(_ i: Int) {
-        if !irqs[i].physicalActiveHeld {
-            platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), true)
-            irqs[i].physicalActiveHeld = true
-        }
-        irqs[i].deferredPhysicalDeactivate = false
-    }
-
-    /// Deactivate the physical twin, unless a running vCPU's HW list register
-    /// holds the interrupt: then the guest may still deactivate it through
-    /// the HW bit, and the physical active state must stay until that vCPU exits.
-    func releasePhysicalActive(_ i: Int) {
-        if heldByRunningVCPU(i) {
-            irqs[i].deferredPhysicalDeactivate = true
-            platform.kick(vcpu: Int(irqs[i].apOwner))
-            return
-        }
-        platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
-        irqs[i].physicalActiveHeld = false
-        irqs[i].deferredPhysicalDeactivate = false
-    }
-
-    /// The input level of interrupt `i`: the physical line for mapped
-    /// level-sensitive interrupts that read it, else the line the VMM drives.
-    @inline(__always) func currentLineLevel(_ i: Int) -> Bool {
-        if irqs[i].hw && irqs[i].levelFromPhysical {
-            return platform.physicalLineLevel(irqs[i].physicalINTID, cpu: physicalTwinCPU(i))
-        }
-        return irqs[i].lineLevel
     }
 
     // MARK: Queries

@@ -72,4 +72,29 @@ extension VGIC {
         defer { lock.unlock() }
         return vcpus[vcpu].vmcr
     }
+
+    // MARK: GICD_IIDR
+
+    /// The VMM's GICD_IIDR write: the same value as read, but for a Revision
+    /// this vGIC implements.
+    func vmmWriteIIDR(_ value: UInt64) throws(VGICError) {
+        let current = implementerID & ~iidrRevisionMask | UInt32(iidrRevision) << 12
+        let v = UInt32(truncatingIfNeeded: value)
+        if value >> 32 != 0 || (v ^ current) & ~iidrRevisionMask != 0 { throw .register(.iidrFieldsReadOnly) }
+        let revision = UInt8((v & iidrRevisionMask) >> 12)
+        guard supportedIIDRRevisions.contains(revision) else { throw .register(.iidrRevisionNotSupported) }
+        iidrRevision = revision
+    }
 }
+
+/// `GICD_IIDR.Revision` values this vGIC implements (the guest-visible
+/// behaviour each one stands for): revision 3 is the only one so far. A VMM
+/// restoring a VM writes the IIDR it saved; a revision missing here means the
+/// destination cannot behave as the source did, and the write is refused.
+let supportedIIDRRevisions: [UInt8] = [3]
+let latestIIDRRevision: UInt8 = 3
+let iidrRevisionMask: UInt32 = 0xF000
+
+/// `GICC_IIDR` as the VMM reads it (the GICV frame's value): architecture
+/// version 2, implementer 0x43B.
+let gicvIIDR: UInt64 = 0x0002_043B

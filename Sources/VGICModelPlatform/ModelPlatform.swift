@@ -69,4 +69,14 @@ public final class ModelPlatform: VGICPlatform, @unchecked Sendable {
     public func physicalActive(_ intid: UInt32, cpu: Int) -> Bool { model.physicalActive(intid, cpu: cpu) }
     public func physicalPending(_ intid: UInt32, cpu: Int) -> Bool { model.physicalPending(intid, cpu: cpu) }
     public func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool { model.physicalLineLevel(intid, cpu: cpu) }
+
+    /// The model's list registers are plain memory: the vGIC folds and
+    /// flushes the other vCPUs itself when an access needs them out. Whoever
+    /// runs the vCPUs on threads must then not have them touch their CPU
+    /// interfaces while another vCPU's trapped pending or active access (or
+    /// DIR) is emulated (the scenario runner is single-threaded; the stress
+    /// test makes no such access while its vCPU threads run).
+    public var reachesEveryCPUsListRegisters: Bool { true }
+    public func stopOtherVCPUs(requester: Int) {}
+    public func resumeOtherVCPUs(requester: Int) {}
 }

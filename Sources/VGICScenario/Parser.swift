@@ -210,14 +210,15 @@ public enum ScenarioParser {
                     levelFromPhysical: o.tokens["level"] != nil)
     }
 
-    /// `phys line P 0|1 [cpu=M]`
+    /// `phys line P 0|1 [cpu=M]` and `phys take P [cpu=M]`
     static func parsePhysLine(_ c: inout Cursor, _ m: Machine) throws(ParseError) -> Action {
-        try c.word("line")
+        let verb = try c.next(expecting: "line or take")
+        guard verb == "line" || verb == "take" else { throw c.error(at: verb, "line or take") }
         let (intid, intidToken) = try c.physicalIntid(allowSGI: false)
-        let level = try c.bit()
+        let level = verb == "line" ? try c.bit() : true
         let o = try c.options(["cpu"])
         let cpu = try c.physicalCPU(o, intid: intid, intidToken: intidToken, m)
-        return .physLine(intid: intid, level: level, cpu: cpu)
+        return verb == "line" ? .physLine(intid: intid, level: level, cpu: cpu) : .physTake(intid: intid, cpu: cpu)
     }
 
     /// `vmm write REGION OFFSET VALUE [w=32|64] [cpu=N]` and
@@ -250,7 +251,7 @@ extension Action {
     var canBeRejected: Bool {
         switch self {
         case .line, .pulse, .map, .unmap, .vmmWrite, .vmmRead, .save, .restore: true
-        case .write, .read, .msr, .mrs, .exit, .expectIRQ, .physLine, .expectPhys: false
+        case .write, .read, .msr, .mrs, .exit, .expectIRQ, .physLine, .physTake, .expectPhys: false
         }
     }
 }

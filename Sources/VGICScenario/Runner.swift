@@ -139,7 +139,7 @@ struct Runner {
             guestEnters(cpu)
             let dirTraps = register == .dir && HCR(rawValue: model.readHCR(cpu: cpu)).has(HCR.tdir)
             if register.alwaysTraps || dirTraps {
-                trap(cpu, stoppingOthers: vgic.systemRegisterNeedsOtherVCPUsStopped(register)) {
+                trap(cpu) {
                     vgic.guestSystemRegisterWrite(vcpu: cpu, register, value)
                 }
             } else {
@@ -192,6 +192,24 @@ struct Runner {
             physicalLines.removeAll { $0.line == line }
             physicalLines.append((line, level))
             return ""
+
+        case .physTake(let intid, let cpu):
+            let place = INTID.isPrivate(intid) ? " on physical CPU \(cpu)" : ""
+            guard let m = mappings.first(where: { $0.physicalIntid == intid && (intid >= 32 || $0.vcpu == cpu) }) else {
+                throw Failure(line: s.line, expected: "an interrupt mapped to physical \(intid)\(place)",
+                              seen: "none")
+            }
+            guard model.acknowledgePhysical(intid, cpu: cpu) else {
+                throw Failure(line: s.line, expected: "physical \(intid)\(place) pending and inactive, to take",
+                              seen: "pending \(model.physicalPending(intid, cpu: cpu) ? 1 : 0), "
+                                  + "active \(model.physicalActive(intid, cpu: cpu) ? 1 : 0)")
+            }
+            do {
+                try vgic.hardwareInterruptTaken(m.intid, vcpu: m.vcpu)
+            } catch {
+                throw Failure(line: s.line, expected: "the vGIC to take the activation", seen: "\(error)")
+            }
+            return "INTID \(m.intid) taken"
 
         case .expectPhys(let intid, let state, let value, let cpu):
             let seen = state == .pending ? model.physicalPending(intid, cpu: cpu) : model.physicalActive(intid, cpu: cpu)
@@ -283,7 +301,7 @@ struct Runner {
         }
         let r = region.vgicRegion
         var result: UInt64 = 0
-        trap(cpu, stoppingOthers: vgic.accessNeedsOtherVCPUsStopped(region: r, offset: offset)) {
+        trap(cpu) {
             if let value {
                 vgic.guestMMIOWrite(vcpu: cpu, region: r, offset: offset, width: bytes, value: value)
             } else {
@@ -294,19 +312,11 @@ struct Runner {
     }
 
     /// A trapped access of vCPU `cpu` (in the guest): exit, emulate, re-enter.
-    /// When the vGIC needs it, the other vCPUs in the guest are stopped for
-    /// the emulation and resume after it (KVM's halt-guest).
-    private mutating func trap(_ cpu: Int, stoppingOthers: Bool, _ emulate: () -> Void) {
+    /// When the access needs the other vCPUs out of the guest (KVM's
+    /// halt-guest), the vGIC takes them out and back in itself.
+    private mutating func trap(_ cpu: Int, _ emulate: () -> Void) {
         exit(cpu)
-        var stopped: [Int] = []
-        if stoppingOthers {
-            for v in inGuest.indices where inGuest[v] {
-                exit(v)
-                stopped.append(v)
-            }
-        }
         emulate()
-        for v in stopped { enter(v) }
         enter(cpu)
     }
 

@@ -175,6 +175,11 @@ public enum Action: Equatable, Sendable {
     /// `phys line P 0|1 [cpu=M]` (the hardware model, not the vGIC; M is 0
     /// unless given, and only PPIs take it).
     case physLine(intid: UInt32, level: Bool, cpu: Int)
+    /// `phys take P [cpu=M]` (an addition to format 1, docs/scenarios.md):
+    /// the host acknowledges physical interrupt P (it must be pending) and
+    /// reports it to the vGIC for the interrupt mapped to it
+    /// (`hardwareInterruptTaken`), as the hypervisor does when it takes it.
+    case physTake(intid: UInt32, cpu: Int)
     /// `expect phys P pending|active 0|1 [cpu=M]`
     case expectPhys(intid: UInt32, state: PhysicalState, value: Bool, cpu: Int)
     /// `vmm write REGION OFFSET VALUE [w=32|64] [cpu=N]`

@@ -37,6 +37,8 @@ extension Action {
             return "unmap \(intid)\(cpuOption(vcpu))"
         case .physLine(let intid, let level, let cpu):
             return "phys line \(intid) \(level ? 1 : 0)\(INTID.isPrivate(intid) ? " cpu=\(cpu)" : "")"
+        case .physTake(let intid, let cpu):
+            return "phys take \(intid)\(INTID.isPrivate(intid) ? " cpu=\(cpu)" : "")"
         case .expectPhys(let intid, let state, let value, let cpu):
             return "expect phys \(intid) \(state.rawValue) \(value ? 1 : 0)\(INTID.isPrivate(intid) ? " cpu=\(cpu)" : "")"
         case .vmmWrite(let region, let offset, let value, let width, let vcpu):

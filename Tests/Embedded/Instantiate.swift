@@ -28,8 +28,12 @@ public func exercise() -> UInt64 {
         g.vcpuExit(0)
         sum &+= g.guestMMIORead(vcpu: 1, region: .redistributor(1), offset: 8, width: 8)
         g.guestSystemRegisterWrite(vcpu: 0, .sgi1r, 1)
-        _ = g.accessNeedsOtherVCPUsStopped(region: .distributor, offset: 0x300)
-        _ = g.systemRegisterNeedsOtherVCPUsStopped(.dir)
+        g.guestMMIOWrite(vcpu: 0, region: .distributor, offset: 0x304, width: 4, value: 1)
+        g.guestSystemRegisterWrite(vcpu: 0, .dir, 40)
+        try? g.hardwareInterruptTaken(27, vcpu: 1)
+        try? g.setDeactivationNotification(40, true)
+        g.takeDeactivations(vcpu: 0) { sum &+= UInt64($0) }
+        _ = g.firstLeakedTwin()
         _ = g.dirTraps(vcpu: 0)
         _ = g.hasPendingInterrupt(vcpu: 0)
         try? g.resetCPUInterface(vcpu: 1)
@@ -68,7 +72,7 @@ func exerciseDevice() -> UInt64 {
         guard let g = try? device.initialize(platform: ModelPlatform(model: model)) else { return 0 }
         sum &+= g.guestMMIORead(vcpu: 1, address: 0x0810_0008, width: 8) ?? 0
         g.guestMMIOWrite(vcpu: 0, address: 0x0800_0000, width: 4, value: 3)
-        _ = g.accessNeedsOtherVCPUsStopped(address: 0x0800_0300)
+        _ = g.guestMMIORead(vcpu: 0, address: 0x0800_0300, width: 4)
         _ = g.location(ofAddress: 0x080A_0000)
         _ = g.baseAddress(of: .redistributor(1))
         try? g.vmmWriteSystemRegister(vcpu: 0, .pmr, 0xF0)

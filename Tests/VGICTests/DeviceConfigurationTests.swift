@@ -370,10 +370,9 @@ struct RedistributorRegionTests {
         #expect(g.guestMMIORead(vcpu: 0, region: .redistributor(0), offset: 0x10100, width: 4) == 0xFFFF)
         #expect(!g.guestMMIOWrite(vcpu: 0, address: 0x0A00_0000, width: 4, value: 1))
         #expect(g.guestMMIORead(vcpu: 0, address: 0x0A00_0000, width: 4) == nil)
-        #expect(g.accessNeedsOtherVCPUsStopped(address: 0x0800_0304))
-        #expect(!g.accessNeedsOtherVCPUsStopped(address: 0x0800_0104))
-        #expect(g.accessNeedsOtherVCPUsStopped(address: 0x0901_0200))
-        #expect(!g.accessNeedsOtherVCPUsStopped(address: 0x0A00_0000))
+        #expect(g.accessNeedsOtherVCPUsOut(region: .distributor, offset: 0x304))
+        #expect(!g.accessNeedsOtherVCPUsOut(region: .distributor, offset: 0x104))
+        #expect(g.accessNeedsOtherVCPUsOut(region: .redistributor(1), offset: 0x10200))
     }
 
     @Test func dispatchByAddressV2() throws {

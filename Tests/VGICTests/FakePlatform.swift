@@ -47,6 +47,13 @@ final class FakePlatform: VGICPlatform, @unchecked Sendable {
     func physicalPending(_ intid: UInt32, cpu: Int) -> Bool { physPending.contains(key(intid, cpu)) }
     func physicalLineLevel(_ intid: UInt32, cpu: Int) -> Bool { physLine.contains(key(intid, cpu)) }
     func kick(vcpu: Int) { kicks.append(vcpu) }
+    /// Play a hardware model (true: the vGIC folds other vCPUs itself) or
+    /// real CPU-local list registers (false: it asks to stop them).
+    var reachesEveryCPUsListRegisters = true
+    /// `stopOtherVCPUs` / `resumeOtherVCPUs` calls: (requester, stop?).
+    var stops: [(Int, Bool)] = []
+    func stopOtherVCPUs(requester: Int) { stops.append((requester, true)) }
+    func resumeOtherVCPUs(requester: Int) { stops.append((requester, false)) }
 
     /// The guest programs its CPU interface (ICC_PMR, IGRPEN, CTLR) while running.
     func setGuestVMCR(_ g: VGIC<FakePlatform>, _ cpu: Int, _ v: VMCR) {

@@ -110,7 +110,7 @@ struct HardwareMappedTests {
         #expect(v & (1 << 27) != 0)
     }
 
-    @Test func clearActiveWhileHeldByRunningVCPUIsDeferredUntilExit() throws {
+    @Test func anotherVCPUsICACTIVERFoldsTheRunningOwnerFirst() throws {
         let (g, p) = try makeV3()
         g.setUp(40, edge: true)
         try g.map(40, physicalIntid: 80)
@@ -118,6 +118,34 @@ struct HardwareMappedTests {
         g.vcpuEnter(0)
         p.setState(0, 0, .active)  // guest acked, still running
         g.guestMMIOWrite(vcpu: 1, region: .distributor, offset: GICD.icactiver + 4, width: 4, value: 1 << 8)
+        #expect(!g.irqs[g.spiIndex(40)].active, "the acknowledge was folded before the write")
+        #expect(!p.physicalActive(80, cpu: 0))
+        #expect(g.isInGuest(vcpu: 0), "vCPU 0 is back in the guest")
+        #expect(p.validLRs(0).isEmpty)
+    }
+
+    @Test func aPlatformWithCPULocalListRegistersIsAskedToStopTheOthers() throws {
+        let (g, p) = try makeV3()
+        p.reachesEveryCPUsListRegisters = false
+        g.setUp(40, edge: true)
+        g.guestMMIOWrite(vcpu: 1, region: .distributor, offset: GICD.isenabler + 4, width: 4, value: 1 << 8)
+        g.guestSystemRegisterWrite(vcpu: 1, .sgi1r, 1)
+        #expect(p.stops.isEmpty, "enables and SGIs need nobody stopped")
+        g.guestMMIOWrite(vcpu: 1, region: .distributor, offset: GICD.ispendr + 4, width: 4, value: 1 << 8)
+        _ = g.guestMMIORead(vcpu: 0, region: .redistributor(1), offset: GICR.sgiBase + GICD.isactiver, width: 4)
+        g.guestSystemRegisterWrite(vcpu: 1, .dir, 40)
+        #expect(p.stops.map { $0.0 } == [1, 1, 0, 0, 1, 1])
+        #expect(p.stops.map { $0.1 } == [true, false, true, false, true, false])
+    }
+
+    @Test func releaseWhileARunningHWEntryHoldsItWaitsForTheExit() throws {
+        let (g, p) = try makeV3()
+        g.setUp(40, edge: true)
+        try g.map(40, physicalIntid: 80)
+        try g.pulse(40)
+        g.vcpuEnter(0)
+        p.setState(0, 0, .active)  // guest acked, still running
+        g.lock.withLock { g.deactivate(g.spiIndex(40), by: 1) }  // an emulated DIR, say
         #expect(p.physicalActive(80, cpu: 0), "a running HW entry may still be deactivated by the guest")
         g.vcpuExit(0)
         #expect(!p.physicalActive(80, cpu: 0))

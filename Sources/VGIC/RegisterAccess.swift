@@ -1,8 +1,14 @@
 import GICArchitecture
 
+// Register access, shared by the guest's trapped accesses (GuestAccess.swift)
+// and the VMM's (VMM.swift): find the register map row, check the width,
+// run the row's handler. A row names a handler for the guest and one for
+// the VMM (KVM's uaccess handlers); most rows name the same one.
+
 /// Who is accessing a register: the guest on a vCPU (architectural
 /// behaviour, including the physical side of mapped interrupts), or the VMM
-/// saving and restoring state (KVM's uaccess: virtual state only).
+/// saving and restoring state (KVM's uaccess: virtual state only). It only
+/// chooses the row's handler.
 enum Accessor {
     case guest
     case vmm
@@ -12,46 +18,6 @@ enum Accessor {
 let implementerID: UInt32 = 0x5600_343B
 
 extension VGIC {
-    // MARK: Guest entry points (trapped accesses)
-
-    /// A trapped guest read. `width` is in bytes. Accesses the architecture
-    /// does not define read as zero.
-    public func guestMMIORead(vcpu: Int, region: VGICRegion, offset: UInt32, width: Int) -> UInt64 {
-        guard vcpu >= 0 && vcpu < vcpuCount else { return 0 }
-        lock.lock()
-        defer { lock.unlock() }
-        return access(requester: vcpu, region: region, offset: offset, width: width, write: false, value: 0,
-                      accessor: .guest).value
-    }
-
-    /// A trapped guest write. Writes the architecture does not define are ignored.
-    public func guestMMIOWrite(vcpu: Int, region: VGICRegion, offset: UInt32, width: Int, value: UInt64) {
-        guard vcpu >= 0 && vcpu < vcpuCount else { return }
-        lock.lock()
-        defer { lock.unlock() }
-        _ = access(requester: vcpu, region: region, offset: offset, width: width, write: true, value: value,
-                   accessor: .guest)
-    }
-
-    /// Whether emulating this trapped access needs every other vCPU out of
-    /// the guest first (KVM's halt-guest for active-state access): the
-    /// pending and active registers, whose state a running vCPU's list
-    /// registers may hold more recently than the vGIC does.
-    public func accessNeedsOtherVCPUsStopped(region: VGICRegion, offset: UInt32) -> Bool {
-        if vcpuCount == 1 { return false }
-        var off = offset
-        switch region {
-        case .cpuInterface:
-            return off == GICC.dir
-        case .redistributor:
-            guard off >= GICR.sgiBase else { return false }
-            off -= GICR.sgiBase
-        case .distributor:
-            if version == .v2 && off >= GICD.cpendsgir && off < GICD.spendsgir + 0x10 { return true }
-        }
-        return off >= GICD.ispendr && off < GICD.icactiver + 0x80
-    }
-
     // MARK: Dispatch
 
     /// Find the register map row for an access. Returns the row (nil: no
@@ -88,8 +54,11 @@ extension VGIC {
     func access(requester: Int, region: VGICRegion, offset: UInt32, width: Int, write: Bool, value: UInt64,
                 accessor: Accessor) -> (value: UInt64, found: Bool, widthOK: Bool) {
         if case .cpuInterface = region {
-            return cpuInterfaceAccess(requester: requester, offset: offset, width: width, write: write,
-                                      value: value, accessor: accessor)
+            if accessor == .guest {
+                return guestCPUInterfaceAccess(requester: requester, offset: offset, width: width, write: write,
+                                               value: value)
+            }
+            return vmmCPUInterfaceAccess(vcpu: requester, offset: offset, width: width, write: write, value: value)
         }
         let (range, off, frameOwner) = locate(region: region, offset: offset)
         guard let r = range else { return (0, false, false) }
@@ -98,19 +67,19 @@ extension VGIC {
             return (0, true, false)
         }
         let owner = frameOwner >= 0 ? frameOwner : requester
+        let kind = accessor == .guest ? r.kind : r.vmmKind
         if r.bitsPerIRQ != 0 {
-            return (perIRQAccess(r, offset: off, width: width, owner: owner, requester: requester,
-                                 frameIsRedistributor: frameOwner >= 0, write: write, value: value,
-                                 accessor: accessor), true, true)
+            return (perIRQAccess(r, kind, offset: off, width: width, owner: owner, requester: requester,
+                                 frameIsRedistributor: frameOwner >= 0, write: write, value: value), true, true)
         }
-        return (registerAccess(r.kind, offset: off, width: width, owner: owner, requester: requester,
-                               write: write, value: value, accessor: accessor), true, true)
+        return (registerAccess(kind, offset: off, width: width, owner: owner, requester: requester,
+                               write: write, value: value), true, true)
     }
 
     // MARK: Whole registers
 
     func registerAccess(_ kind: RegisterKind, offset: UInt32, width: Int, owner: Int, requester: Int, write: Bool,
-                        value: UInt64, accessor: Accessor) -> UInt64 {
+                        value: UInt64) -> UInt64 {
         switch kind {
         case .raz:
             return 0
@@ -163,7 +132,20 @@ extension VGIC {
             return width == 8 ? v : (offset & 4 != 0 ? v >> 32 : v & 0xFFFF_FFFF)
         case .waker:
             if write {
-                vcpus[owner].processorSleep = value & UInt64(GICR.wakerProcessorSleep) != 0
+                let sleep = value & UInt64(GICR.wakerProcessorSleep) != 0
+                guard sleep != vcpus[owner].processorSleep else { return 0 }
+                vcpus[owner].processorSleep = sleep
+                if sleep {
+                    // Pending interrupts stop being forwarded to it: a
+                    // running vCPU exits, and its sync moves them off.
+                    if vcpus[owner].inGuest { platform.kick(vcpu: owner) }
+                } else {
+                    // Awake: what waited in the distributor for it comes.
+                    for i in 0..<irqs.count where irqs[i].routedVCPU == Int32(owner) || irqs[i].oneOfN {
+                        queue(i)
+                    }
+                }
+                requeueOneOfN()
                 return 0
             }
             return vcpus[owner].processorSleep ? UInt64(GICR.wakerProcessorSleep | GICR.wakerChildrenAsleep) : 0
@@ -177,8 +159,8 @@ extension VGIC {
 
     // MARK: Per-interrupt registers
 
-    func perIRQAccess(_ r: RegisterRange, offset: UInt32, width: Int, owner: Int, requester: Int,
-                      frameIsRedistributor: Bool, write: Bool, value: UInt64, accessor: Accessor) -> UInt64 {
+    func perIRQAccess(_ r: RegisterRange, _ kind: RegisterKind, offset: UInt32, width: Int, owner: Int,
+                      requester: Int, frameIsRedistributor: Bool, write: Bool, value: UInt64) -> UInt64 {
         let bits = UInt32(r.bitsPerIRQ)
         // IROUTER: one 64-bit register per INTID, taking 32-bit halves too.
         if r.kind == .router {
@@ -204,11 +186,9 @@ extension VGIC {
         let first = (offset - r.start) * 8 / bits
         let count = UInt32(width) * 8 / bits
         let fieldMask: UInt64 = bits == 64 ? ~0 : (1 << UInt64(bits)) - 1
-        // A VMM write of GICv3 ISPENDR sets or clears the latch bit by bit
-        // (KVM's uaccess): its 0 bits count.
-        if write && r.kind.zeroBitsAreIgnored && !(accessor == .vmm && version == .v3 && r.kind == .setPending) {
-            writeOneBits(r.kind, first: first, count: count, owner: owner, requester: requester,
-                         frameIsRedistributor: frameIsRedistributor, value: value, accessor: accessor)
+        if write && kind.zeroBitsAreIgnored {
+            writeOneBits(kind, first: first, count: count, owner: owner, requester: requester,
+                         frameIsRedistributor: frameIsRedistributor, value: value)
             return 0
         }
         var result: UInt64 = 0
@@ -224,9 +204,9 @@ extension VGIC {
             let i = index(intid, vcpu: owner)
             if write {
                 let field = (value >> shift) & fieldMask
-                writeField(r.kind, i, field: field, requester: requester, accessor: accessor)
+                writeField(kind, i, field: field, requester: requester)
             } else {
-                result |= readField(r.kind, i, requester: requester, accessor: accessor) << shift
+                result |= readField(kind, i) << shift
             }
         }
         return result
@@ -237,32 +217,32 @@ extension VGIC {
     /// the field-by-field loop would. A guest masking or unmasking one
     /// interrupt writes a single bit.
     func writeOneBits(_ kind: RegisterKind, first: UInt32, count: UInt32, owner: Int, requester: Int,
-                      frameIsRedistributor: Bool, value: UInt64, accessor: Accessor) {
+                      frameIsRedistributor: Bool, value: UInt64) {
         var ones = count >= 64 ? value : value & ((1 << UInt64(count)) - 1)
         while ones != 0 {
             let intid = first + UInt32(ones.trailingZeroBitCount)
             ones &= ones - 1
             guard intid < intidLimit else { return }
             if intid < 32 && version == .v3 && !frameIsRedistributor { continue }
-            writeField(kind, index(intid, vcpu: owner), field: 1, requester: requester, accessor: accessor)
+            writeField(kind, index(intid, vcpu: owner), field: 1, requester: requester)
         }
     }
 
     @inline(__always)
-    func readField(_ kind: RegisterKind, _ i: Int, requester: Int, accessor: Accessor) -> UInt64 {
+    func readField(_ kind: RegisterKind, _ i: Int) -> UInt64 {
         let s = irqs[i]
         switch kind {
         case .group:
             return UInt64(s.group)
-        case .setEnable, .clearEnable:
+        case .setEnable, .clearEnable, .userSetEnable:
             return s.enabled ? 1 : 0
-        case .setPending, .clearPending:
+        case .setPending, .clearPending, .userSetPending, .userClearPending:
             if version == .v2 && s.intid < 16 { return s.sgiSources != 0 ? 1 : 0 }
-            // KVM's GICv3 VMM accessors: ISPENDR is the latch, ICPENDR RAZ/WI.
-            // Its GICv2 ones read the register as the hardware does.
-            if accessor == .vmm && version == .v3 { return kind == .setPending && s.pendingLatch ? 1 : 0 }
-            return s.pendingLatch || (!s.edge && currentLineLevel(i)) ? 1 : 0
-        case .setActive, .clearActive:
+            return s.pendingLatch || (!s.edge && inputLevel(i)) ? 1 : 0
+        case .userPendingLatch:
+            // KVM's GICv3 uaccess: ISPENDR is the latch alone.
+            return s.pendingLatch ? 1 : 0
+        case .setActive, .clearActive, .userSetActive, .userClearActive:
             return s.active ? 1 : 0
         case .priority:
             return UInt64(s.priority)
@@ -278,7 +258,7 @@ extension VGIC {
         }
     }
 
-    func writeField(_ kind: RegisterKind, _ i: Int, field: UInt64, requester: Int, accessor: Accessor) {
+    func writeField(_ kind: RegisterKind, _ i: Int, field: UInt64, requester: Int) {
         let intid = irqs[i].intid
         switch kind {
         case .group:
@@ -287,83 +267,58 @@ extension VGIC {
         case .setEnable:
             guard field != 0 else { return }
             irqs[i].enabled = true
-            if irqs[i].hw && irqs[i].levelFromPhysical && !irqs[i].edge && accessor == .guest {
-                // As KVM's vgic_mmio_write_senable: the device may have changed
-                // while the interrupt was disabled (a timer fired, then was
-                // turned off): resample its line, and release the physical
-                // twin if the line dropped, so that it can fire again.
-                let wasHigh = irqs[i].lineLevel
-                irqs[i].lineLevel = currentLineLevel(i)
-                if wasHigh && !irqs[i].lineLevel && !irqs[i].active && !heldByRunningVCPU(i) {
-                    platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
-                    irqs[i].physicalActiveHeld = false
-                }
-            }
+            if irqs[i].hw { twinEnabled(i) }
+            queue(i)
+        case .userSetEnable:
+            guard field != 0 else { return }
+            irqs[i].enabled = true
             queue(i)
         case .clearEnable:
             guard field != 0 else { return }
             irqs[i].enabled = false
             queue(i)
         case .setPending:
-            if accessor == .vmm && version == .v3 {
-                // KVM's uaccess on GICv3: the latch takes the bit written, set
-                // or clear, whatever the configuration (so that a VMM can
-                // restore it before ICFGR). Nothing physical is touched.
-                let set = field != 0
-                guard set != irqs[i].pendingLatch else { return }
-                irqs[i].pendingLatch = set
-                irqs[i].repended = false
-                queue(i)
-                return
-            }
             guard field != 0 else { return }
             // GICv2 SGIs: pending state is per source, set through SPENDSGIR.
             if version == .v2 && intid < 16 { return }
-            if irqs[i].hw && accessor == .guest {
-                // The guest may deactivate the virtual interrupt through the HW
-                // bit once it is pending: the physical twin must be active.
-                holdPhysicalActive(i)
-            }
-            if irqs[i].pendingLatch && heldByRunningVCPU(i) { irqs[i].repended = true }
-            irqs[i].pendingLatch = true
+            if irqs[i].hw { twinSetPending(i) }
+            latchPending(i)
+        case .userSetPending:
+            guard field != 0, !(version == .v2 && intid < 16) else { return }
+            latchPending(i)
+        case .userPendingLatch:
+            // KVM's uaccess on GICv3: the latch takes the bit written, set or
+            // clear, whatever the configuration (so that a VMM can restore it
+            // before ICFGR). Nothing physical is touched.
+            let set = field != 0
+            guard set != irqs[i].pendingLatch else { return }
+            irqs[i].pendingLatch = set
+            irqs[i].repended = false
             queue(i)
-        case .clearPending:
-            guard field != 0, accessor == .guest || version == .v2 else { return }
-            if version == .v2 && intid < 16 { return }
+        case .clearPending, .userClearPending:
+            guard field != 0, !(version == .v2 && intid < 16) else { return }
             irqs[i].pendingLatch = false
             irqs[i].repended = false
-            if irqs[i].hw && accessor == .guest {
-                // The device must not raise it again behind the guest's back,
-                // and a SPENDR/CPENDR pair must not leave the physical twin
-                // masked by an active state nothing will clear.
-                platform.setPhysicalPending(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
-                if !irqs[i].active {
-                    if heldByRunningVCPU(i) {
-                        irqs[i].deferredPhysicalDeactivate = true
-                    } else {
-                        platform.setPhysicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i), false)
-                        irqs[i].physicalActiveHeld = false
-                    }
-                }
-            }
+            if kind == .clearPending && irqs[i].hw { twinClearPending(i) }
             queue(i)
-        case .setActive:
+        case .setActive, .userSetActive:
             guard field != 0 else { return }
             if version == .v2 && intid < 16 && !irqs[i].active {
                 // The source of a GICv2 SGI is not architecturally visible:
                 // the VMM's write makes it CPU 0's, as KVM does.
-                irqs[i].activeSource = accessor == .vmm ? 0 : UInt8(requester)
+                irqs[i].activeSource = kind == .userSetActive ? 0 : UInt8(requester)
             }
             irqs[i].active = true
             if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
-            if irqs[i].hw && accessor == .guest { holdPhysicalActive(i) }
+            if kind == .setActive && irqs[i].hw { twinSetActive(i, true) }
             queue(i)
         case .clearActive:
+            guard field != 0, irqs[i].active else { return }
+            deactivate(i, by: requester)
+        case .userClearActive:
             guard field != 0 else { return }
             irqs[i].active = false
             irqs[i].acknowledged = false
-            if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
-            if irqs[i].hw && accessor == .guest { releasePhysicalActive(i) }
             queue(i)
         case .priority:
             irqs[i].priority = UInt8(field) & priorityMask
@@ -386,13 +341,22 @@ extension VGIC {
             let remove = UInt8(field)
             guard remove != 0 else { return }
             irqs[i].sgiSources &= ~remove
-            if heldByRunningVCPU(i) && remove & (1 << slots[Int(irqs[i].apOwner) * 16 + Int(irqs[i].lr)].source) != 0 {
+            if heldByRunningVCPU(i) && remove & (1 << slotOf(i).source) != 0 {
                 irqs[i].repended = false
             }
             queue(i)
         default:
             return
         }
+    }
+
+    /// Set the pending latch of `i` (a new edge, a pending write): if a
+    /// running vCPU's list register holds it pending, the guest acknowledging
+    /// that entry does not consume this one.
+    @inline(__always) func latchPending(_ i: Int) {
+        if irqs[i].pendingLatch && heldByRunningVCPU(i) { irqs[i].repended = true }
+        irqs[i].pendingLatch = true
+        queue(i)
     }
 
     /// GICv2: one bit per vCPU that exists.

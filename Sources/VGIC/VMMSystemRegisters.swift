@@ -1,15 +1,11 @@
 import GICArchitecture
 
-// The VMM's save/restore accessors beyond the distributor and redistributor
-// frames (VMM.swift), with KVM's userspace-access semantics
-// (Documentation/virt/kvm/devices/arm-vgic-v3.rst):
-//
-//   - GICv3 CPU system registers (KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS): the
-//     saved ICH_VMCR_EL2 and active-priority registers of a vCPU that is out
-//     of the guest; a write marks them to be loaded on its next entry.
-//   - Line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO, LINE_LEVEL): 32
-//     interrupts at a time.
-//   - GICD_IIDR writes select the revision the VMM expects.
+// The VMM's save/restore of a GICv3 vCPU's CPU interface (KVM's
+// KVM_DEV_ARM_VGIC_GRP_CPU_SYSREGS, Documentation/virt/kvm/devices/
+// arm-vgic-v3.rst): the saved ICH_VMCR_EL2 and active-priority registers of a
+// vCPU that is out of the guest, in the ICC_*_EL1 layout; a write marks them
+// to be loaded on its next entry. The rules every VMM register access
+// follows (VGICRegisterRule) are here too.
 
 /// A rule of the VMM's register accessors; `VGICError.register(rule)` names
 /// the one a request broke.
@@ -68,14 +64,6 @@ public enum VGICRegisterRule: UInt8, Equatable, Sendable, CaseIterable {
         }
     }
 }
-
-/// `GICD_IIDR.Revision` values this vGIC implements (the guest-visible
-/// behaviour each one stands for): revision 3 is the only one so far. A VMM
-/// restoring a VM writes the IIDR it saved; a revision missing here means the
-/// destination cannot behave as the source did, and the write is refused.
-let supportedIIDRRevisions: [UInt8] = [3]
-let latestIIDRRevision: UInt8 = 3
-let iidrRevisionMask: UInt32 = 0xF000
 
 /// `ICC_CTLR_EL1` fields.
 enum ICCCTLR {
@@ -221,67 +209,4 @@ extension VGIC {
         guard n < apRegisters else { throw .register(.activePriorityRegisterNotImplemented) }
         return vcpu * 8 + (group1 ? 4 : 0) + n
     }
-
-    // MARK: Line levels (KVM_DEV_ARM_VGIC_GRP_LEVEL_INFO)
-
-    /// The input levels of INTIDs `firstINTID ..< firstINTID + 32` (PPIs:
-    /// those of `vcpu`), bit n for `firstINTID + n`: set for a
-    /// level-sensitive interrupt whose line is high. SGIs and INTIDs that do
-    /// not exist read as 0. Every vCPU must be out of the guest.
-    public func vmmLineLevels(vcpu: Int, firstINTID: UInt32) throws(VGICError) -> UInt32 {
-        lock.lock()
-        defer { lock.unlock() }
-        try lineLevelCheck(vcpu: vcpu, firstINTID: firstINTID)
-        var bits: UInt32 = 0
-        for n in 0..<UInt32(32) {
-            let intid = firstINTID &+ n
-            guard intid >= 16 && intid < intidLimit else { continue }
-            let s = irqs[index(intid, vcpu: vcpu)]
-            if !s.edge && s.lineLevel { bits |= 1 << n }
-        }
-        return bits
-    }
-
-    /// Set the input levels of INTIDs `firstINTID ..< firstINTID + 32`
-    /// (PPIs: those of `vcpu`) as a VMM restores them: the line alone,
-    /// whatever the configuration (so that it may be restored before
-    /// ICFGR); an edge-triggered interrupt's pending latch is not touched.
-    /// SGIs and INTIDs that do not exist are ignored.
-    public func vmmSetLineLevels(vcpu: Int, firstINTID: UInt32, _ bits: UInt32) throws(VGICError) {
-        lock.lock()
-        defer { lock.unlock() }
-        try lineLevelCheck(vcpu: vcpu, firstINTID: firstINTID)
-        for n in 0..<UInt32(32) {
-            let intid = firstINTID &+ n
-            guard intid >= 16 && intid < intidLimit else { continue }
-            let i = index(intid, vcpu: vcpu)
-            let level = bits & (1 << n) != 0
-            guard irqs[i].lineLevel != level else { continue }
-            irqs[i].lineLevel = level
-            queue(i)
-        }
-    }
-
-    func lineLevelCheck(vcpu: Int, firstINTID: UInt32) throws(VGICError) {
-        guard firstINTID % 32 == 0 else { throw .register(.levelInfoNotAligned) }
-        guard vcpu >= 0 && vcpu < vcpuCount else { throw .noSuchVCPU(vcpu) }
-        for v in 0..<vcpuCount where vcpus[v].inGuest { throw .vcpuRunning(v) }
-    }
-
-    // MARK: GICD_IIDR
-
-    /// The VMM's GICD_IIDR write: the same value as read, but for a Revision
-    /// this vGIC implements.
-    func vmmWriteIIDR(_ value: UInt64) throws(VGICError) {
-        let current = implementerID & ~iidrRevisionMask | UInt32(iidrRevision) << 12
-        let v = UInt32(truncatingIfNeeded: value)
-        if value >> 32 != 0 || (v ^ current) & ~iidrRevisionMask != 0 { throw .register(.iidrFieldsReadOnly) }
-        let revision = UInt8((v & iidrRevisionMask) >> 12)
-        guard supportedIIDRRevisions.contains(revision) else { throw .register(.iidrRevisionNotSupported) }
-        iidrRevision = revision
-    }
 }
-
-/// `GICC_IIDR` as the VMM reads it (the GICV frame's value): architecture
-/// version 2, implementer 0x43B.
-let gicvIIDR: UInt64 = 0x0002_043B

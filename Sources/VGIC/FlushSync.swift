@@ -60,10 +60,11 @@ extension VGIC {
         }
         let vmcr = vcpus[v].vmcr
         var n = 0
-        var pendingLeft = false
+        // Left out of the list registers, per group: deliverable pending
+        // (class 0) and pending in a group the vCPU has disabled (class 2).
+        var pendingLeft: (UInt8, UInt8) = (0, 0)
+        var disabledLeft: (UInt8, UInt8) = (0, 0)
         var activeLeft = false
-        var group0Left = false
-        var group1Left = false
 
         // Select the best lrCount entries by insertion into a sorted scratch list.
         var i = vcpus[v].apHead
@@ -98,32 +99,41 @@ extension VGIC {
                 if l.active { activeLeft = true }
                 // The key computed when it was chosen: nothing changed since.
                 let k = leftKey >> 20
-                if k == 0 { pendingLeft = true }
-                if k == 2 { if l.group == 0 { group0Left = true } else { group1Left = true } }
+                if k == 0 { if l.group == 0 { pendingLeft.0 = 1 } else { pendingLeft.1 = 1 } }
+                if k == 2 { if l.group == 0 { disabledLeft.0 = 1 } else { disabledLeft.1 = 1 } }
             }
             i = next
         }
 
+        // Groups with a deliverable pending entry in a list register.
+        var pendingIn: (UInt8, UInt8) = (0, 0)
         for k in 0..<n {
             let idx = Int(chosen[k])
-            let (lr, source, activeInLR) = makeListRegister(idx)
+            let (lr, source, activeInLR, consumed) = makeListRegister(idx)
             if irqs[idx].active && !activeInLR { activeLeft = true }
+            if chosenKeys[k] >> 20 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
             let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
             platform.writeLR(cpu: cpu, k, raw)
             slots[v * 16 + k] = LRSlot(irq: Int32(idx), pending: lr.state.isPending, active: lr.state.isActive,
-                                       hw: lr.hw, physicalINTID: lr.pINTID, source: source)
+                                       hw: lr.hw, physicalINTID: lr.pINTID, source: source, lineConsumed: consumed)
             irqs[idx].lr = Int8(k)
         }
         vcpus[v].lrsUsed = n
 
         var hcr = HCR(rawValue: HCR.en)
-        if pendingLeft {
+        if pendingLeft.0 | pendingLeft.1 != 0 {
             hcr.set(HCR.npie, true)
             if lrCount >= 2 { hcr.set(HCR.uie, true) }
         }
         if activeLeft { hcr.set(HCR.lrenpie, true) }
-        if group0Left && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
-        if group1Left && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
+        if disabledLeft.0 != 0 && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
+        if disabledLeft.1 != 0 && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
+        // A group whose pending entries fill list registers while the other
+        // group's deliverable interrupts wait: if the guest disables it, its
+        // entries can no longer be taken (NP and U do not fire: they are
+        // still pending), so the vCPU must exit and flush the other group's.
+        if pendingIn.0 != 0 && pendingLeft.1 != 0 { hcr.set(HCR.vgrp0die, true) }
+        if pendingIn.1 != 0 && pendingLeft.0 != 0 { hcr.set(HCR.vgrp1die, true) }
         // DIR must be emulated when the hardware could not match it: an
         // interrupt active without a list register here, or an SPI that
         // another vCPU acknowledged (the guest may deactivate it from here).
@@ -149,13 +159,16 @@ extension VGIC {
     }
 
     /// The list register for interrupt `i`, the SGI source it carries (GICv2),
-    /// and whether it carries the active state.
-    func makeListRegister(_ i: Int) -> (ListRegister, UInt8, Bool) {
+    /// whether it carries the active state, and whether it consumed a mapped
+    /// level-sensitive interrupt's line (PhysicalTwin.swift).
+    func makeListRegister(_ i: Int) -> (ListRegister, UInt8, Bool, Bool) {
         let s = irqs[i]
         var pending = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
+            && !vcpus[Int(s.apOwner)].processorSleep
         var active = s.active
         var lr = ListRegister(vINTID: s.intid, state: .invalid, group: s.group, priority: s.priority)
         var source: UInt8 = 0
+        var consumed = false
         // An SPI re-routed while active: its pending state is the new target's
         // once this vCPU deactivates it, so it is not pending here; the EOI
         // maintenance interrupt (not available with HW) says when to hand it over.
@@ -170,7 +183,7 @@ extension VGIC {
             if active { pending = false }
             lr.hw = true
             lr.pINTID = s.physicalINTID
-            holdPhysicalActive(i)
+            consumed = twinEntersListRegister(i, pending: pending)
         } else if version == .v2 && s.intid < 16 {
             if pending {
                 let activeSourcePending = s.active && s.sgiSources & (1 << s.activeSource) != 0
@@ -182,12 +195,17 @@ extension VGIC {
                 source = s.activeSource
             }
             lr.sourceCPU = source
-        } else if pending && !s.edge {
-            // Level-sensitive: resample the line when the guest deactivates it.
-            lr.eoi = true
+        } else if !s.edge {
+            // Level-sensitive: its line is resampled when the guest
+            // deactivates it, so the deactivation must exit (EOI maintenance).
+            // Never pending and active in one entry: the guest would take it
+            // again from the list register even if the line dropped while it
+            // ran (KVM never writes P+A for interrupts it resamples).
+            if active && pending { pending = false }
+            if pending || (active && isPending(i)) || s.notifyDeactivation { lr.eoi = true }
         }
         lr.state = ListRegisterState(pending: pending, active: active)
-        return (lr, source, active)
+        return (lr, source, active, consumed)
     }
 
     func syncLocked(_ v: Int) {
@@ -233,24 +251,13 @@ extension VGIC {
                     irqs[i].active = false
                     irqs[i].acknowledged = false
                 }
-                if slot.hw && irqs[i].hw && irqs[i].physicalINTID == slot.physicalINTID {
-                    // The guest's deactivation deactivated the physical twin.
-                    irqs[i].physicalActiveHeld = false
-                    irqs[i].deferredPhysicalDeactivate = false
-                }
+                if irqs[i].notifyDeactivation { recordDeactivation(i, by: v) }
             }
             irqs[i].lr = -1
             irqs[i].repended = false
             irqs[i].activeOverridden = false
-            if slot.hw && !deactivated && (!irqs[i].hw || irqs[i].physicalINTID != slot.physicalINTID) {
-                // Unmapped or remapped while a HW entry held it: release the old twin.
-                platform.setPhysicalActive(slot.physicalINTID, cpu: cpu, false)
-            }
-            if irqs[i].hw {
-                if irqs[i].levelFromPhysical && !irqs[i].edge {
-                    irqs[i].lineLevel = currentLineLevel(i)
-                }
-                settlePhysicalActive(i)
+            if slot.hw {
+                syncTwin(i, slot: slot, cpu: cpu, stillPending: state.isPending, deactivated: deactivated)
             }
         }
         vcpus[v].lrsUsed = 0
@@ -270,15 +277,19 @@ extension VGIC {
         // matches) and every deactivation is a DIR, which the vGIC traps
         // whenever a list register could be missing: the count says nothing.
         let splitAtEntry = vcpus[v].vmcr.eoiMode
+        let enablesAtEntry = (vcpus[v].vmcr.enableGroup0, vcpus[v].vmcr.enableGroup1)
         vcpus[v].vmcr = version == .v3 ? VMCR(v3: platform.readVMCR(cpu: cpu))
             : VMCR(v2: UInt32(truncatingIfNeeded: platform.readVMCR(cpu: cpu)))
+        if enablesAtEntry != (vcpus[v].vmcr.enableGroup0, vcpus[v].vmcr.enableGroup1) {
+            requeueOneOfN()
+        }
         if splitAtEntry && vcpus[v].vmcr.eoiMode { eoiCount = 0 }
         while eoiCount > 0 {
             eoiCount -= 1
             var best = unmatchedEOITarget(v, represented: represented, acknowledgedOnly: true)
             if best < 0 { best = unmatchedEOITarget(v, represented: represented, acknowledgedOnly: false) }
             guard best >= 0 else { break }
-            deactivate(Int(best))
+            deactivate(Int(best), by: v)
         }
 
         for r in 0..<apRegisters {
@@ -325,31 +336,27 @@ extension VGIC {
         return best
     }
 
-    /// The vGIC holds a mapped interrupt's physical twin active only while the
-    /// virtual interrupt is pending or active: once it is neither (the line
-    /// dropped, the guest cleared it), the twin is released so that the device
-    /// can interrupt again.
-    func settlePhysicalActive(_ i: Int) {
-        guard irqs[i].hw else { return }
-        if irqs[i].deferredPhysicalDeactivate || (irqs[i].physicalActiveHeld && !irqs[i].active && !isPending(i)) {
-            if !irqs[i].active {
-                releasePhysicalActive(i)
-            }
-            irqs[i].deferredPhysicalDeactivate = false
-        }
-    }
-
     /// Deactivate interrupt `i` on the guest's behalf (an EOIcount, an
-    /// emulated DIR): the virtual active state, and the physical twin's.
-    func deactivate(_ i: Int) {
+    /// emulated DIR, ICACTIVER) as the CPU interface `by` would: the virtual
+    /// active state and, for a mapped interrupt, the physical twin's; a level
+    /// interrupt's line is sampled again.
+    func deactivate(_ i: Int, by v: Int) {
         irqs[i].active = false
         irqs[i].acknowledged = false
         if heldByRunningVCPU(i) { irqs[i].activeOverridden = true }
         if version == .v2 && irqs[i].intid < 16 { irqs[i].activeSource = 0 }
-        if irqs[i].hw && irqs[i].physicalActiveHeld {
-            releasePhysicalActive(i)
-        }
+        if irqs[i].hw { twinVirtuallyDeactivated(i) }
+        if irqs[i].notifyDeactivation { recordDeactivation(i, by: v) }
         queue(i)
+    }
+
+    /// Pending 1-of-N SPIs go where the target oracle says now (a vCPU's
+    /// participation changed: its group enables, its redistributor's sleep).
+    func requeueOneOfN() {
+        guard version == .v3 else { return }
+        for i in vcpuCount * 32..<irqs.count where irqs[i].oneOfN && irqs[i].lr < 0 {
+            queue(i)
+        }
     }
 
     /// Write the saved VMCR and active priorities into the hardware.
