@@ -18,6 +18,10 @@ public enum VGICError: Error, Equatable, Sendable {
     case invalidPhysicalINTID(UInt32)
     case alreadyMapped(UInt32)
     case notMapped(UInt32)
+    /// Another mapped interrupt already has this physical twin (for a PPI:
+    /// on the same physical CPU): one physical interrupt cannot carry the
+    /// active state of two virtual ones.
+    case physicalTwinInUse(UInt32)
     /// The VMM register access names no register, or uses a width it does not have.
     case noSuchRegister(UInt32)
     case invalidAccessWidth(Int)
@@ -44,6 +48,7 @@ public enum VGICError: Error, Equatable, Sendable {
         case .invalidPhysicalINTID: "the physical INTID must be of the same class (PPI or SPI)"
         case .alreadyMapped: "the interrupt is already mapped"
         case .notMapped: "the interrupt is not mapped"
+        case .physicalTwinInUse: "another mapped interrupt already has this physical twin"
         case .noSuchRegister: "no register at this offset"
         case .invalidAccessWidth: "access width not supported by this register"
         case .vcpuRunning: "the vCPU is in the guest"
@@ -64,6 +69,7 @@ public enum VGICError: Error, Equatable, Sendable {
              (.invalidPhysicalINTID(let x), .invalidPhysicalINTID(let y)),
              (.alreadyMapped(let x), .alreadyMapped(let y)),
              (.notMapped(let x), .notMapped(let y)),
+             (.physicalTwinInUse(let x), .physicalTwinInUse(let y)),
              (.noSuchRegister(let x), .noSuchRegister(let y)): x == y
         case (.invalidAccessWidth(let x), .invalidAccessWidth(let y)), (.vcpuRunning(let x), .vcpuRunning(let y)): x == y
         case (.invalidConfiguration(let x), .invalidConfiguration(let y)):

@@ -109,13 +109,13 @@ extension VGIC {
         var pendingIn: (UInt8, UInt8) = (0, 0)
         for k in 0..<n {
             let idx = Int(chosen[k])
-            let (lr, source, activeInLR, consumed) = makeListRegister(idx)
+            let (lr, source, activeInLR) = makeListRegister(idx)
             if irqs[idx].active && !activeInLR { activeLeft = true }
             if chosenKeys[k] >> 20 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
             let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
             platform.writeLR(cpu: cpu, k, raw)
             slots[v * 16 + k] = LRSlot(irq: Int32(idx), pending: lr.state.isPending, active: lr.state.isActive,
-                                       hw: lr.hw, physicalINTID: lr.pINTID, source: source, lineConsumed: consumed)
+                                       hw: lr.hw, physicalINTID: lr.pINTID, source: source)
             irqs[idx].lr = Int8(k)
         }
         vcpus[v].lrsUsed = n
@@ -159,16 +159,14 @@ extension VGIC {
     }
 
     /// The list register for interrupt `i`, the SGI source it carries (GICv2),
-    /// whether it carries the active state, and whether it consumed a mapped
-    /// level-sensitive interrupt's line (PhysicalTwin.swift).
-    func makeListRegister(_ i: Int) -> (ListRegister, UInt8, Bool, Bool) {
+    /// and whether it carries the active state.
+    func makeListRegister(_ i: Int) -> (ListRegister, UInt8, Bool) {
         let s = irqs[i]
         var pending = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
             && !vcpus[Int(s.apOwner)].processorSleep
         var active = s.active
         var lr = ListRegister(vINTID: s.intid, state: .invalid, group: s.group, priority: s.priority)
         var source: UInt8 = 0
-        var consumed = false
         // An SPI re-routed while active: its pending state is the new target's
         // once this vCPU deactivates it, so it is not pending here; the EOI
         // maintenance interrupt (not available with HW) says when to hand it over.
@@ -183,7 +181,7 @@ extension VGIC {
             if active { pending = false }
             lr.hw = true
             lr.pINTID = s.physicalINTID
-            consumed = twinEntersListRegister(i, pending: pending)
+            twinEntersListRegister(i)
         } else if version == .v2 && s.intid < 16 {
             if pending {
                 let activeSourcePending = s.active && s.sgiSources & (1 << s.activeSource) != 0
@@ -205,7 +203,7 @@ extension VGIC {
             if pending || (active && isPending(i)) || s.notifyDeactivation { lr.eoi = true }
         }
         lr.state = ListRegisterState(pending: pending, active: active)
-        return (lr, source, active, consumed)
+        return (lr, source, active)
     }
 
     func syncLocked(_ v: Int) {
@@ -257,7 +255,7 @@ extension VGIC {
             irqs[i].repended = false
             irqs[i].activeOverridden = false
             if slot.hw {
-                syncTwin(i, slot: slot, cpu: cpu, stillPending: state.isPending, deactivated: deactivated)
+                syncTwin(i, slot: slot, cpu: cpu, acknowledged: acked, deactivated: deactivated)
             }
         }
         vcpus[v].lrsUsed = 0

@@ -46,6 +46,10 @@ struct IRQState {
     /// held the interrupt: a deactivation that list register shows at sync
     /// ended the previous activation, not this one (PhysicalTwin.swift).
     var twinRetaken = false
+    /// The host reported an activation while a running vCPU's HW list
+    /// register held the interrupt: the guest's acknowledge of that entry
+    /// does not consume the line this report raised.
+    var lineReported = false
     /// The VMM asked to hear of this level-sensitive interrupt's
     /// deactivations (`setDeactivationNotification`).
     var notifyDeactivation = false
@@ -86,8 +90,4 @@ struct LRSlot {
     var hw = false
     var physicalINTID: UInt32 = 0
     var source: UInt8 = 0
-    /// Flush consumed a mapped level interrupt's line into this pending
-    /// entry (PhysicalTwin.swift): sync gives it back if the guest did not
-    /// acknowledge it.
-    var lineConsumed = false
 }

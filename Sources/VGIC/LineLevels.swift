@@ -40,6 +40,7 @@ extension VGIC {
             let level = bits & (1 << n) != 0
             guard irqs[i].lineLevel != level else { continue }
             irqs[i].lineLevel = level
+            if !level && irqs[i].hw { settleTwin(i) }
             queue(i)
         }
     }

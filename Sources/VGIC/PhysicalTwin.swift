@@ -30,11 +30,12 @@ import GICArchitecture
 // is marked (`twinRetaken`) so that the exit does not mistake the guest's
 // earlier deactivation for the end of the new activation.
 //
-// Level-sensitive mapped interrupts: flush consumes the line into a pending
-// list register (KVM's populate_lr clears line_level the same way) and sync
-// gives it back if the guest did not acknowledge it; the device asserting
-// again after the guest's deactivation raises P again and the host reports
-// it. With an input-level reader (`levelFromPhysical`, KVM's
+// Level-sensitive mapped interrupts: the guest's acknowledge of a pending HW
+// entry consumes the line (KVM's populate_lr clears line_level when it writes
+// the entry; here it stays set while the entry is pending, so that the
+// vGIC's own state says pending as long as the list register does); the
+// device asserting again after the guest's deactivation raises P again and
+// the host reports it. With an input-level reader (`levelFromPhysical`, KVM's
 // get_input_level) the vGIC also samples the device's line at every sync and
 // emulated deactivation, so that an interrupt whose device went quiet is not
 // delivered again.
@@ -68,12 +69,18 @@ extension VGIC {
         lock.lock()
         defer { lock.unlock() }
         if irqs[i].hw { throw .alreadyMapped(intid) }
+        let cpu = intid < 32 ? physicalCPU(ofVCPU: vcpu ?? 0) : 0
+        for j in 0..<irqs.count where irqs[j].hw && irqs[j].physicalINTID == physicalIntid
+            && physicalTwinCPU(j) == cpu {
+            throw .physicalTwinInUse(physicalIntid)
+        }
         irqs[i].hw = true
         irqs[i].physicalINTID = physicalIntid
         irqs[i].levelFromPhysical = levelFromPhysical
         irqs[i].physicalActiveHeld = false
         irqs[i].deferredPhysicalDeactivate = false
         irqs[i].twinRetaken = false
+        irqs[i].lineReported = false
         if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
     }
 
@@ -95,6 +102,7 @@ extension VGIC {
         irqs[i].physicalActiveHeld = false
         irqs[i].deferredPhysicalDeactivate = false
         irqs[i].twinRetaken = false
+        irqs[i].lineReported = false
         if irqs[i].apOwner >= 0 { platform.kick(vcpu: Int(irqs[i].apOwner)) }
     }
 
@@ -117,8 +125,10 @@ extension VGIC {
         // activation is gone, and only the virtual interrupt's pending state
         // is left to report (the twin is held again when it enters a list
         // register).
+        let inRunningHWEntry = heldByRunningVCPU(i) && slotOf(i).hw
+        if inRunningHWEntry { irqs[i].lineReported = true }
         if platform.physicalActive(irqs[i].physicalINTID, cpu: physicalTwinCPU(i)) {
-            if heldByRunningVCPU(i) && slotOf(i).hw { irqs[i].twinRetaken = true }
+            if inRunningHWEntry { irqs[i].twinRetaken = true }
             irqs[i].physicalActiveHeld = true
             irqs[i].deferredPhysicalDeactivate = false
         }
@@ -195,21 +205,19 @@ extension VGIC {
 
     // MARK: List registers
 
-    /// Flush puts mapped interrupt `i` in a list register (pending if
-    /// `pending`): hold the twin first. A level-sensitive interrupt's line is
-    /// consumed by the pending entry; returns whether it was, for the slot.
-    func twinEntersListRegister(_ i: Int, pending: Bool) -> Bool {
+    /// Flush puts mapped interrupt `i` in a list register: hold the twin first.
+    func twinEntersListRegister(_ i: Int) {
         holdTwin(i)
-        guard pending && !irqs[i].edge && irqs[i].lineLevel else { return false }
-        irqs[i].lineLevel = false
-        return true
     }
 
     /// Sync found list register `slot` (it had the HW bit) as the guest left
-    /// it: still pending or not, deactivated or not.
-    func syncTwin(_ i: Int, slot: LRSlot, cpu: Int, stillPending: Bool, deactivated: Bool) {
+    /// it: acknowledged (it was pending, it is no more) or not, deactivated
+    /// or not.
+    func syncTwin(_ i: Int, slot: LRSlot, cpu: Int, acknowledged: Bool, deactivated: Bool) {
         let retaken = irqs[i].twinRetaken
+        let reported = irqs[i].lineReported
         irqs[i].twinRetaken = false
+        irqs[i].lineReported = false
         let sameTwin = irqs[i].hw && irqs[i].physicalINTID == slot.physicalINTID
         if !sameTwin {
             // Unmapped or remapped while a HW entry held it: release the old
@@ -222,7 +230,9 @@ extension VGIC {
             irqs[i].physicalActiveHeld = false
             irqs[i].deferredPhysicalDeactivate = false
         }
-        if slot.lineConsumed && stillPending && !irqs[i].edge { irqs[i].lineLevel = true }
+        // The guest took the activation the line stood for; a report since
+        // the flush is a new one.
+        if acknowledged && !irqs[i].edge && !reported { irqs[i].lineLevel = false }
         resampleLine(i)
         settleTwin(i)
     }
@@ -316,6 +326,7 @@ extension VGIC {
             }
             irqs[i].deferredPhysicalDeactivate = false
             irqs[i].twinRetaken = false
+            irqs[i].lineReported = false
             queue(i)
         }
     }
@@ -329,6 +340,7 @@ extension VGIC {
             irqs[i].physicalActiveHeld = false
             irqs[i].deferredPhysicalDeactivate = false
             irqs[i].twinRetaken = false
+            irqs[i].lineReported = false
         }
     }
 

@@ -396,6 +396,9 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             irqs[i].pendingLatch = true
             queue(i)
         } else if level != was {
+            // A mapped interrupt whose line the VMM lowered may leave its
+            // twin without a reason to be held.
+            if !level && irqs[i].hw { settleTwin(i) }
             queue(i)
         }
     }

@@ -122,6 +122,20 @@ struct GuestFuzz {
             acknowledged(cpu, register == .iar0 ? 0 : 1)
         case .read(let cpu, .gicc, let offset, .bits32, _) where !v3 && (offset == GICC.iar || offset == GICC.aiar):
             acknowledged(cpu, offset == GICC.iar ? 0 : 1)
+        case .read(let cpu, let region, let offset, .bits32, _):
+            checkPendingRead(cpu: cpu, region: region, offset: offset)
+        case .physTake(let pintid, let cpu):
+            // One activation of the mapped interrupt: an edge, or its line
+            // high (sampled or consumed later: unknown to the oracle).
+            if let m = oracle.mappings.first(where: { $0.value.pintid == pintid && (pintid >= 32 || $0.key / 32 == cpu) }) {
+                let i = m.key
+                if vgic.irqs[i].edge {
+                    oracle.latched(i)
+                } else {
+                    oracle.state.credits[i] += 1
+                    oracle.setLine(i, 2)
+                }
+            }
         case .map(let intid, let pintid, let vcpu, let levelFromPhysical):
             if accepted, let i = oracle.injectable(intid, vcpu) {
                 oracle.mappings[i] = (pintid, levelFromPhysical)
@@ -278,7 +292,7 @@ struct GuestFuzz {
     /// One operation decoded from the input.
     mutating func operation() {
         let op = input.u8()
-        switch op % 26 {
+        switch op % 27 {
         case 0, 1, 2, 3:
             let c = cpu()
             let w = widthOf(input.u8())
@@ -438,6 +452,8 @@ struct GuestFuzz {
                     oracle.afterStep { g.irqs[$0].edge }
                 }
             }
+        case 26:
+            physicalActivation()
         case 22:
             let b = input.u8()
             if b & 3 == 0 {
@@ -449,6 +465,57 @@ struct GuestFuzz {
             }
         default:
             step(.exit(cpu: cpu()))
+        }
+    }
+
+    /// A device raises the twin of a mapped interrupt and the host takes it
+    /// (`phys take`), when the model can: the twin pending and inactive.
+    mutating func physicalActivation() {
+        let k = Int(input.u8())
+        let mapped = oracle.mappings.sorted { $0.key < $1.key }
+        guard !mapped.isEmpty else { return step(.exit(cpu: cpu())) }
+        let (i, m) = mapped[k % mapped.count]
+        let cpu = m.pintid < 32 ? i / 32 : 0
+        let model = runner.model
+        if !model.physicalPending(m.pintid, cpu: cpu) { step(.physLine(intid: m.pintid, level: true, cpu: cpu)) }
+        guard model.physicalPending(m.pintid, cpu: cpu), !model.physicalActive(m.pintid, cpu: cpu) else { return }
+        step(.physTake(intid: m.pintid, cpu: cpu))
+    }
+
+    /// A guest read of ISPENDR: a bit set needs a reason the oracle knows
+    /// (a credit, a level that may be high); a bit clear must not be an
+    /// interrupt the oracle knows latched and not yet taken.
+    func checkPendingRead(cpu: Int, region: Region, offset: UInt32) {
+        guard let value = runner.lastValue, offset & 3 == 0 else { return }
+        var off = offset
+        var bank = cpu
+        var redistributor = false
+        switch region {
+        case .gicc:
+            return
+        case .gicr(let m):
+            guard v3, m >= 0, m < machine.vcpus, off >= GICR.sgiBase else { return }
+            off -= GICR.sgiBase
+            bank = m
+            redistributor = true
+        case .gicd:
+            break
+        }
+        let words: UInt32 = redistributor ? 1 : 32
+        guard off >= GICD.ispendr && off < GICD.ispendr + 4 * words else { return }
+        let first = (off - GICD.ispendr) * 8
+        for k in 0..<UInt32(32) {
+            let intid = first + k
+            guard intid < oracle.intidLimit, !(v3 && !redistributor && intid < 32), !(!v3 && intid < 16) else { continue }
+            let i = oracle.index(intid, vcpu: bank)
+            let set = value & (1 << UInt64(k)) != 0
+            if set && oracle.state.credits[i] == 0 && !oracle.state.levelChance[i] && !oracle.linePossiblyHigh(i)
+                && !(oracle.mappings[i] != nil && !vgic.irqs[i].edge) {
+                fail("line \(lines.count + 1): ISPENDR shows INTID \(intid) pending, which nothing raised")
+            }
+            if !set && oracle.state.owed[i] {
+                fail("line \(lines.count + 1): ISPENDR shows INTID \(intid) not pending, but it was latched and not taken")
+            }
         }
     }
 
@@ -531,6 +598,8 @@ struct GuestFuzz {
         let words = UInt32(machine.irqs / 32)
         for c in 0..<machine.vcpus {
             if v3 {
+                // Awake: a sleeping redistributor gets nothing forwarded.
+                step(.write(cpu: c, region: .gicr(c), offset: GICR.waker, value: 0, width: .bits32))
                 step(.msr(cpu: c, register: .ctlr, value: 2))  // EOImode 1: EOIR drops, DIR deactivates
                 step(.msr(cpu: c, register: .pmr, value: 0xFF))
                 step(.msr(cpu: c, register: .igrpen0, value: 1))
@@ -559,6 +628,7 @@ struct GuestFuzz {
         // Acknowledge, drop the priority, deactivate; an interrupt that comes
         // back (level-sensitive with its line high) is left active the second time.
         var seen: [UInt64: Int] = [:]
+        var takenInDrain: Set<Int> = []
         let rounds = 16 + 2 * oracle.count
         var round = 0
         var progress = true
@@ -574,6 +644,7 @@ struct GuestFuzz {
                         step(.read(cpu: c, region: .gicc, offset: GICC.iar, width: .bits32, expect: .any))
                     }
                     guard let v = runner.lastValue, v & 0x3FF < 1020 else { continue }
+                    takenInDrain.insert(oracle.index(UInt32(v & (v3 ? 0xFF_FFFF : 0x3FF)), vcpu: c))
                     acked[c].removeAll()
                     progress = true
                     let key = UInt64(c) << 32 | v
@@ -591,7 +662,15 @@ struct GuestFuzz {
             }
         }
         checkInvariants()
-        if let problem = undelivered() { fail("after the drain ending at line \(lines.count + 1): \(problem)") }
+        if let problem = undelivered(takenInDrain) {
+            fail("after the drain ending at line \(lines.count + 1): \(problem)")
+        }
+        // Quiescence: no physical twin held without a virtual reason.
+        for c in 0..<machine.vcpus { step(.exit(cpu: c)) }
+        if let leak = vgic.firstLeakedTwin() {
+            fail("after the drain ending at line \(lines.count + 1): physical \(leak.physicalINTID), twin of INTID"
+                 + " \(leak.intid)\(leak.vcpu.map { " of vCPU \($0)" } ?? ""), is active with no virtual reason")
+        }
     }
 
     /// The guest reads one ISACTIVER word and clears the active states it
@@ -611,10 +690,15 @@ struct GuestFuzz {
                                             : model.readGICV(cpu: v, offset: GICC.pmr, width: 4))
     }
 
-    /// An owed interrupt that a cooperative guest should have been given.
-    func undelivered() -> String? {
+    /// An owed interrupt that a cooperative guest should have been given:
+    /// one latched pending and not taken, or a level-sensitive one (not
+    /// mapped: a mapped one's level is its twin's) whose line the VMM holds
+    /// high, which the drain must have taken at least once (`taken`).
+    func undelivered(_ taken: Set<Int>) -> String? {
         let g = vgic
-        for i in 0..<oracle.count where oracle.state.owed[i] {
+        for i in 0..<oracle.count
+        where oracle.state.owed[i]
+            || (oracle.state.line[i] == 1 && !g.irqs[i].edge && !g.irqs[i].hw && !taken.contains(i)) {
             let s = g.irqs[i]
             guard s.enabled, s.group == 0 ? g.distributorGroup0 : g.distributorGroup1 else { continue }
             let target: Int

@@ -38,6 +38,18 @@ struct PhysicalTwinTests {
         g.irqs[i].active || g.irqs[i].pendingLatch || (!g.irqs[i].edge && g.irqs[i].lineLevel)
     }
 
+    @Test func onePhysicalInterruptIsTheTwinOfOneMappedInterruptOnly() throws {
+        let (g, p) = try makeDeviceSPI()
+        #expect(throws: VGICError.physicalTwinInUse(72)) { try g.map(41, physicalIntid: 72) }
+        #expect(!g.irqs[g.spiIndex(41)].hw, "a refusal changes nothing")
+        try g.map(27, vcpu: 0, physicalIntid: 27)
+        #expect(throws: VGICError.physicalTwinInUse(27)) { try g.map(26, vcpu: 0, physicalIntid: 27) }
+        try g.map(27, vcpu: 1, physicalIntid: 27)
+        try g.unmap(40)
+        try g.map(41, physicalIntid: 72)
+        #expect(p.physicalWrites.isEmpty)
+    }
+
     // MARK: Defect 1: the twin leaked after a re-assertion
 
     @Test func reassertionAfterAGuestDeactivationWithoutExitDoesNotLeakTheTwin() throws {
