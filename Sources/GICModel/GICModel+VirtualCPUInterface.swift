@@ -188,13 +188,18 @@ extension GICModel {
     /// GICv2: `group` is nil, the shared APR makes the groups indistinguishable).
     private func endOfInterrupt(_ cpu: Int, _ value: UInt64, group: UInt8?) {
         let (intid, source) = splitID(value)
-        guard intid < INTID.spiLimit else { return }
+        // A virtual LPI (GICv3) has no active state to deactivate later: its
+        // EOI deactivates its list register whatever EOImode says, and one
+        // that no list register holds only drops the priority, without
+        // counting in EOIcount (VirtualWriteEOIR0/1).
+        let lpi = version == .v3 && LPI.isLPI(intid)
+        guard intid < INTID.spiLimit || lpi else { return }
         let dropped = dropPriority(cpu)
         guard dropped != Priority.idle else { return }
-        guard !vmcrs[cpu].eoiMode else { return }
+        guard !vmcrs[cpu].eoiMode || lpi else { return }
         let n = findActive(cpu, intid, source)
         guard n >= 0 else {
-            incrementEOICount(cpu)
+            if !lpi { incrementEOICount(cpu) }
             return
         }
         let l = lr(cpu, n)

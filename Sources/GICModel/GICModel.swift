@@ -27,6 +27,10 @@
 //   (EOIR with EOImode 0, DIR with EOImode 1) and no LR matches. (QEMU's
 //   virtual interface also counts an unmatched EOIR in EOImode 1; the vGIC
 //   ignores the count while EOImode is 1, so it works with either.)
+// - A virtual LPI's EOI deactivates its list register in either EOImode
+//   and is never counted in EOIcount; DIR ignores LPIs (QEMU 7.2 still
+//   counts an unmatched LPI EOI and keeps an LPI active in EOImode 1: the
+//   model follows the architecture, which later QEMUs do too).
 // - preemptionBits is min(priorityBits, 7): BPR0 is at least 0, so at most 7
 //   group-priority bits exist (ICH_AP0R0..3 hold 128 levels).
 // - GICv2: the list registers carry 5 priority bits, so priorityBits is 5.

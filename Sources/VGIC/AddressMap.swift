@@ -26,6 +26,8 @@ public struct VGICAddressMap: Equatable, Sendable {
     /// The regions came from `setRedistributorBase` (KVM's
     /// `KVM_VGIC_V3_ADDR_TYPE_REDIST`): one region of every vCPU.
     public internal(set) var singleRedistributorBase = false
+    /// The ITS (`GITS_*`, 128 KiB), GICv3 (ITS hook).
+    public internal(set) var itsBase: UInt64?
 
     public init() {}
 
@@ -45,6 +47,9 @@ public struct VGICAddressMap: Equatable, Sendable {
             if address >= d && address - d < size {
                 return VGICLocation(region: .distributor, offset: UInt32(address - d))
             }
+        }
+        if let t = itsBase, address >= t && address - t < UInt64(GITS.frameSize) {
+            return VGICLocation(region: .its, offset: UInt32(address - t))
         }
         if version == .v2 {
             if let c = cpuInterfaceBase, address >= c && address - c < UInt64(GICC.size) {
@@ -74,6 +79,8 @@ public struct VGICAddressMap: Equatable, Sendable {
             return distributorBase
         case .cpuInterface:
             return cpuInterfaceBase
+        case .its:
+            return itsBase
         case .redistributor(let v):
             var first = 0
             for r in redistributorRegions {

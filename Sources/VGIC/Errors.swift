@@ -35,6 +35,9 @@ public enum VGICError: Error, Equatable, Sendable {
     /// A VMM register access broke a rule of KVM's userspace-access semantics
     /// (CPU system registers, IIDR, LEVEL_INFO).
     case register(VGICRegisterRule)
+    /// An ITS request broke a rule of KVM's ITS device (ITS hook: registers,
+    /// save/restore, MSIs).
+    case its(ITSRule)
 
     public var message: StaticString {
         switch self {
@@ -55,6 +58,7 @@ public enum VGICError: Error, Equatable, Sendable {
         case .invalidSnapshot(let p): p.message
         case .device(let r): r.message
         case .register(let r): r.message
+        case .its(let r): r.message
         }
     }
 
@@ -76,6 +80,7 @@ public enum VGICError: Error, Equatable, Sendable {
             x.utf8Start == y.utf8Start
         case (.device(let x), .device(let y)): x == y
         case (.register(let x), .register(let y)): x == y
+        case (.its(let x), .its(let y)): x == y
         case (.invalidSnapshot(let x), .invalidSnapshot(let y)): x == y
         default: false
         }

@@ -50,7 +50,7 @@ extension VGIC {
         let groupOn = s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1
         let pendingHere = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
         let cls: UInt32 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
-        return cls << 20 | UInt32(s.priority) << 10 | (s.intid & 0x3FF)
+        return cls << 26 | UInt32(s.priority) << 16 | (s.intid & 0xFFFF)
     }
 
     func flushLocked(_ v: Int) {
@@ -77,6 +77,8 @@ extension VGIC {
                 if t >= 0 {
                     apInsert(idx, vcpu: t)
                     platform.kick(vcpu: Int(t))
+                } else {
+                    releaseLPIIfIdle(idx)  // LPI hook
                 }
                 i = next
                 continue
@@ -94,11 +96,21 @@ extension VGIC {
             } else {
                 left = i
             }
+            if left >= 0 && Int(left) >= lpiBase && irqs[Int(left)].active {
+                // LPI hook: an LPI has no active state outside the CPU
+                // interface. One left without a list register is done for
+                // the vGIC: the guest's EOI of it only drops the priority
+                // (the architecture counts no EOIcount for it), and if it
+                // is pending again it waits for room (NP).
+                dropActiveLPI(Int(left))
+                if irqs[Int(left)].pendingLatch { pendingLeft.1 = 1 }  // LPIs are group 1
+                left = -1
+            }
             if left >= 0 {
                 let l = irqs[Int(left)]
                 if l.active { activeLeft = true }
                 // The key computed when it was chosen: nothing changed since.
-                let k = leftKey >> 20
+                let k = leftKey >> 26
                 if k == 0 { if l.group == 0 { pendingLeft.0 = 1 } else { pendingLeft.1 = 1 } }
                 if k == 2 { if l.group == 0 { disabledLeft.0 = 1 } else { disabledLeft.1 = 1 } }
             }
@@ -111,7 +123,7 @@ extension VGIC {
             let idx = Int(chosen[k])
             let (lr, source, activeInLR) = makeListRegister(idx)
             if irqs[idx].active && !activeInLR { activeLeft = true }
-            if chosenKeys[k] >> 20 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
+            if chosenKeys[k] >> 26 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
             let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
             platform.writeLR(cpu: cpu, k, raw)
             slots[v * 16 + k] = LRSlot(irq: Int32(idx), pending: lr.state.isPending, active: lr.state.isActive,
@@ -305,6 +317,8 @@ extension VGIC {
                 if t >= 0 {
                     apInsert(Int(j), vcpu: t)
                     platform.kick(vcpu: Int(t))
+                } else {
+                    releaseLPIIfIdle(Int(j))  // LPI hook
                 }
             }
             j = next
@@ -320,7 +334,8 @@ extension VGIC {
         var j = vcpus[v].apHead
         while j >= 0 {
             let s = irqs[Int(j)]
-            if s.active && (s.acknowledged || !acknowledgedOnly) {
+            // LPI hook: an LPI's EOI is never counted in EOIcount.
+            if s.active && (s.acknowledged || !acknowledgedOnly) && Int(j) < lpiBase {
                 var isRepresented = false
                 for r in 0..<represented where representedScratch[r] == j { isRepresented = true }
                 let key = UInt32(s.priority) << 10 | s.intid

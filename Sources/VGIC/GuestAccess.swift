@@ -105,6 +105,9 @@ extension VGIC {
             off -= GICR.sgiBase
         case .distributor:
             if version == .v2 && off >= GICD.cpendsgir && off < GICD.spendsgir + 0x10 { return true }
+        case .its:
+            // ITS hook: commands reach running vCPUs by kicks, as SPI changes do.
+            return false
         }
         return off >= GICD.ispendr && off < GICD.icactiver + 0x80
     }

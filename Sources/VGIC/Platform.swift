@@ -56,4 +56,22 @@ public protocol VGICPlatform {
     func stopOtherVCPUs(requester: Int)
     /// Let the vCPUs `stopOtherVCPUs` stopped enter the guest again.
     func resumeOtherVCPUs(requester: Int)
+
+    // LPI and ITS hook: guest memory (docs/its.md).
+
+    /// Reads `buffer.count` bytes of guest physical memory at `address`.
+    /// Returns false, with `buffer` unspecified, when any byte is not guest
+    /// RAM: the vGIC then does what the architecture says for a table it
+    /// cannot reach (the command is ignored, the entry reads as invalid), so
+    /// a hostile table pointer is never a host fault. The default has no
+    /// guest memory: every access fails.
+    func readGuestMemory(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool
+    /// Writes `buffer` to guest physical memory at `address`; false, writing
+    /// nothing, when any byte is not guest RAM.
+    func writeGuestMemory(_ address: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool
+}
+
+extension VGICPlatform {
+    public func readGuestMemory(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool { false }
+    public func writeGuestMemory(_ address: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool { false }
 }

@@ -37,7 +37,7 @@ extension VGIC {
                 return (row(sgiFrameMapV3, o), o, m)
             }
             return (row(redistributorMapV3, offset), offset, m)
-        case .cpuInterface:
+        case .cpuInterface, .its:
             return (nil, offset, -1)
         }
     }
@@ -59,6 +59,9 @@ extension VGIC {
                                                value: value)
             }
             return vmmCPUInterfaceAccess(vcpu: requester, offset: offset, width: width, write: write, value: value)
+        }
+        if case .its = region {  // ITS hook (ITSRegisters.swift)
+            return itsAccess(offset: offset, width: width, write: write, value: value, accessor: accessor)
         }
         let (range, off, frameOwner) = locate(region: region, offset: offset)
         guard let r = range else { return (0, false, false) }
@@ -84,10 +87,11 @@ extension VGIC {
         case .raz:
             return 0
         case .redistributorControl:
-            // No LPIs: EnableLPIs RES0, nothing ever in progress (RWP, UWP 0).
-            // CES reads 1, as on QEMU's GICv3 and KVM's (revision 3): a
-            // guest may compare it (the differential fuzzer did).
-            return UInt64(GICR.ctlrCES)
+            // EnableLPIs (LPI.swift; RES0 without an ITS), nothing ever in
+            // progress (RWP, UWP 0). CES reads 1, as on QEMU's GICv3 and
+            // KVM's (revision 3): a guest may compare it (the differential
+            // fuzzer did).
+            return UInt64(GICR.ctlrCES | lpiControl(owner: owner, write: write, value: value))
         case .distributorControl:
             if write {
                 let g0 = value & UInt64(GICD.ctlrEnableGrp0) != 0
@@ -111,6 +115,8 @@ extension VGIC {
                 // IDbits: 10 INTID bits. CPUNumber only counts PEs without
                 // affinity routing, which this distributor never runs (as KVM).
                 v |= 9 << 19
+                // LPI hook: with an ITS, LPIS and 16 INTID bits.
+                if hasLPIs { v = v & ~(0x1F << GICD.typerIDbitsShift) | lpiDistributorTypeBits }
             } else {
                 v |= UInt32(vcpuCount - 1) << 5
             }
@@ -129,6 +135,7 @@ extension VGIC {
             v |= UInt64(owner) << GICR.typerProcessorNumberShift
             // Last: the last frame of a contiguous run of redistributor regions.
             if redistributorLast[owner] { v |= GICR.typerLast }
+            v |= lpiRedistributorTypeBits  // LPI hook: PLPIS
             return width == 8 ? v : (offset & 4 != 0 ? v >> 32 : v & 0xFFFF_FFFF)
         case .waker:
             if write {
@@ -152,6 +159,8 @@ extension VGIC {
         case .softwareInterrupt:
             if write { generateSGIv2(requester: requester, value: UInt32(truncatingIfNeeded: value)) }
             return 0
+        case .lpiPropertyBase, .lpiPendingBase, .lpiInvalidate, .lpiInvalidateAll, .lpiSync:
+            return lpiRegisterAccess(kind, offset: offset, width: width, owner: owner, write: write, value: value)
         default:
             return 0
         }

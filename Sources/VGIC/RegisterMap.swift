@@ -8,6 +8,9 @@ public enum VGICRegion: Equatable, Sendable {
     case redistributor(Int)
     /// The GICv2 CPU interface (`GICC_*`, the guest's `GICV_*` frame).
     case cpuInterface
+    /// The ITS (`GITS_*`, GICv3 with an ITS): control page at 0,
+    /// `GITS_TRANSLATER`'s page at 0x10000 (ITS hook).
+    case its
 }
 
 /// What a register does; one handler per kind, shared by every map that has it.
@@ -29,6 +32,8 @@ enum RegisterKind: UInt8 {
     case userPendingLatch
     /// The VMM's ISACTIVER/ICACTIVER: the virtual active state alone.
     case userSetActive, userClearActive
+    // LPI hook (LPI.swift): GICR_PROPBASER, PENDBASER, INVLPIR, INVALLR, SYNCR.
+    case lpiPropertyBase, lpiPendingBase, lpiInvalidate, lpiInvalidateAll, lpiSync
 
     /// A write of 0 to one of this register's fields does nothing (the
     /// one-bit set/clear registers: GICD_IS/ICENABLER, IS/ICPENDR, IS/ICACTIVER).
@@ -121,7 +126,11 @@ let redistributorMapV3: [RegisterRange] = [
     RegisterRange(GICR.typer, GICR.typer + 8, .redistributorType, widths: w32 | w64),
     RegisterRange(GICR.statusr, GICR.statusr + 4, .raz),
     RegisterRange(GICR.waker, GICR.waker + 4, .waker),
-    RegisterRange(GICR.propbaser, GICR.pendbaser + 8, .raz, widths: w32 | w64),
+    RegisterRange(GICR.propbaser, GICR.propbaser + 8, .lpiPropertyBase, widths: w32 | w64),
+    RegisterRange(GICR.pendbaser, GICR.pendbaser + 8, .lpiPendingBase, widths: w32 | w64),
+    RegisterRange(GICR.invlpir, GICR.invlpir + 8, .lpiInvalidate, widths: w32 | w64),
+    RegisterRange(GICR.invallr, GICR.invallr + 8, .lpiInvalidateAll, widths: w32 | w64),
+    RegisterRange(GICR.syncr, GICR.syncr + 4, .lpiSync),
     RegisterRange(0xFFD0, GICR.pidr2, .raz),
     RegisterRange(GICR.pidr2, GICR.pidr2 + 4, .peripheralID2),
     RegisterRange(GICR.pidr2 + 4, 0x10000, .raz),

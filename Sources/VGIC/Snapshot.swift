@@ -67,6 +67,21 @@ public enum SnapshotProblem: UInt8, Equatable, Sendable {
     case privateActiveOnAnotherVCPU
     case activeWithoutVCPU
     case acknowledgedWithoutVCPU
+    // ITS hook: the ITS section of format version 3 (ITSSnapshot.swift).
+    case itsConfigurationMismatch
+    case invalidITSConfiguration
+    case nonCanonicalLPIRegister
+    case nonCanonicalITSRegister
+    case itsQueueNotDrained
+    case itsPoolExceeded
+    case itsRecordOutOfOrder
+    case itsIDOutOfRange
+    case itsTargetBeyondVCPUs
+    case itsEntryWithoutDevice
+    case itsEntryWithoutLPI
+    case reservedLPIBits
+    case pendingUnmappedLPI
+    case idleUnmappedLPI
 
     /// One line naming what is wrong.
     public var message: StaticString {
@@ -108,6 +123,20 @@ public enum SnapshotProblem: UInt8, Equatable, Sendable {
         case .privateActiveOnAnotherVCPU: "private interrupt active on another vCPU"
         case .activeWithoutVCPU: "active interrupt routed to a vCPU but active on none"
         case .acknowledgedWithoutVCPU: "acknowledged interrupt that is not active on a vCPU"
+        case .itsConfigurationMismatch: "snapshot ITS configuration does not match the vGIC"
+        case .invalidITSConfiguration: "snapshot ITS configuration is not one the vGIC can build"
+        case .nonCanonicalLPIRegister: "GICR_PROPBASER or GICR_PENDBASER with bits the register does not keep"
+        case .nonCanonicalITSRegister: "ITS register with bits it does not keep, or enabled without its tables"
+        case .itsQueueNotDrained: "enabled ITS with commands left in its queue"
+        case .itsPoolExceeded: "more ITS records than the ITS configuration's pools hold"
+        case .itsRecordOutOfOrder: "ITS records out of order"
+        case .itsIDOutOfRange: "ITS record with an ID or address out of range"
+        case .itsTargetBeyondVCPUs: "collection or LPI targets a vCPU that does not exist"
+        case .itsEntryWithoutDevice: "interrupt translation entry of a device that is not mapped"
+        case .itsEntryWithoutLPI: "interrupt translation entry naming an LPI without a record"
+        case .reservedLPIBits: "reserved LPI flag bits set"
+        case .pendingUnmappedLPI: "pending LPI that no translation entry names"
+        case .idleUnmappedLPI: "LPI record that no translation entry names and that is not active"
         }
     }
 }
@@ -163,6 +192,9 @@ public struct InterruptSnapshot: Equatable, Sendable {
 public struct VGICSnapshot: Equatable, Sendable {
     public static let magic: [UInt8] = [0x56, 0x47, 0x49, 0x43, 0x53, 0x4E, 0x41, 0x50]  // "VGICSNAP"
     public static let formatVersion: UInt16 = 2
+    /// ITS hook: a snapshot of a vGIC with an ITS is version 3 (version 2
+    /// and its ITS section).
+    public static let itsFormatVersion: UInt16 = 3
     /// Bytes before the body: magic, format version, body length, checksum.
     public static let headerSize = 18
     static let recordSize = 19
@@ -173,6 +205,9 @@ public struct VGICSnapshot: Equatable, Sendable {
     public var vcpus: [VCPUSnapshot]
     /// vCPU 0's INTIDs 0..31, vCPU 1's, ..., then the SPIs in INTID order.
     public var interrupts: [InterruptSnapshot]
+    /// ITS hook: the LPI registers, the ITS and the LPIs (format version 3),
+    /// exactly when `configuration.its` is set.
+    public var its: ITSSnapshot?
 
     init(configuration: VGICConfiguration, vcpus: [VCPUSnapshot], interrupts: [InterruptSnapshot]) {
         self.configuration = configuration
@@ -222,7 +257,7 @@ public struct VGICSnapshot: Equatable, Sendable {
         w.bytes.reserveCapacity(VGICSnapshot.headerSize + 16 + vcpus.count * 41
                                 + interrupts.count * VGICSnapshot.recordSize)
         for b in VGICSnapshot.magic { w.u8(b) }
-        w.u16(VGICSnapshot.formatVersion)
+        w.u16(its == nil ? VGICSnapshot.formatVersion : VGICSnapshot.itsFormatVersion)
         w.u32(0)  // body length, sealed below
         w.u32(0)  // checksum, sealed below
         let c = configuration
@@ -257,6 +292,7 @@ public struct VGICSnapshot: Equatable, Sendable {
             w.u64(s.route)
             w.u16(s.activeOn >= 0 ? UInt16(truncatingIfNeeded: s.activeOn) : 0xFFFF)
         }
+        if let its, let c = configuration.its { its.encode(&w, configuration: c) }  // ITS hook
         return VGICSnapshot.resealed(w.bytes)
     }
 
@@ -268,7 +304,10 @@ public struct VGICSnapshot: Equatable, Sendable {
     public init(bytes: [UInt8]) throws(VGICError) {
         var r = SnapshotReader(bytes: bytes)
         for b in VGICSnapshot.magic where try r.u8() != b { throw .invalidSnapshot(.notASnapshot) }
-        guard try r.u16() == VGICSnapshot.formatVersion else { throw .invalidSnapshot(.unsupportedFormatVersion) }
+        let format = try r.u16()
+        guard format == VGICSnapshot.formatVersion || format == VGICSnapshot.itsFormatVersion else {
+            throw .invalidSnapshot(.unsupportedFormatVersion)
+        }
         let length = Int(try r.u32())
         let crc = try r.u32()
         let available = bytes.count - VGICSnapshot.headerSize
@@ -279,7 +318,7 @@ public struct VGICSnapshot: Equatable, Sendable {
         }
 
         guard let version = GICVersion(rawValue: try r.u8()) else { throw .invalidSnapshot(.unknownGICVersion) }
-        let config = VGICConfiguration(version: version, vcpuCount: Int(try r.u16()), irqCount: Int(try r.u16()),
+        var config = VGICConfiguration(version: version, vcpuCount: Int(try r.u16()), irqCount: Int(try r.u16()),
                                        priorityBits: Int(try r.u8()), listRegisters: Int(try r.u8()))
         do {
             try config.validate()
@@ -316,7 +355,9 @@ public struct VGICSnapshot: Equatable, Sendable {
         // Bound the work by the bytes actually there before allocating records.
         let left = available - (r.at - VGICSnapshot.headerSize)
         if left < total * VGICSnapshot.recordSize { throw .invalidSnapshot(.truncated) }
-        if left > total * VGICSnapshot.recordSize { throw .invalidSnapshot(.trailingBytes) }
+        if left > total * VGICSnapshot.recordSize && format == VGICSnapshot.formatVersion {
+            throw .invalidSnapshot(.trailingBytes)
+        }
         let priorityMask = Priority.mask(bits: config.priorityBits)
         let cpuMask = UInt8(truncatingIfNeeded: (1 << min(vcpuCount, 8)) - 1)
         let routeMask: UInt64 = 0xFF_0000_0000 | irouterIRM | 0xFF_FFFF
@@ -381,8 +422,15 @@ public struct VGICSnapshot: Equatable, Sendable {
             if s.acknowledged && s.activeOn < 0 { throw .invalidSnapshot(.acknowledgedWithoutVCPU) }
             interrupts.append(s)
         }
+        var itsSection: ITSSnapshot?  // ITS hook: version 3 has the ITS section.
+        if format == VGICSnapshot.itsFormatVersion {
+            guard config.version == .v3 else { throw .invalidSnapshot(.invalidITSConfiguration) }
+            config.its = try ITSSnapshot.decodeConfiguration(&r)
+            itsSection = try ITSSnapshot.decode(&r, config: config)
+        }
         guard r.at == bytes.count else { throw .invalidSnapshot(.trailingBytes) }
         self.init(configuration: config, vcpus: vcpus, interrupts: interrupts)
+        its = itsSection
         distributorGroup0 = dist & 1 != 0
         distributorGroup1 = dist & 2 != 0
     }
@@ -439,8 +487,8 @@ extension VGIC {
                                      processorSleep: vcpus[v].processorSleep))
         }
         var records: [InterruptSnapshot] = []
-        records.reserveCapacity(irqs.count)
-        for s in irqs {
+        records.reserveCapacity(lpiBase)
+        for s in irqs[0..<lpiBase] {  // LPI hook: the LPIs are the ITS section's
             var r = InterruptSnapshot(owner: Int(s.privateOwner), intid: s.intid)
             r.enabled = s.enabled
             r.pendingLatch = s.pendingLatch
@@ -458,12 +506,13 @@ extension VGIC {
             records.append(r)
         }
         var snap = VGICSnapshot(configuration: configuration, vcpus: cpus, interrupts: records)
+        snap.its = itsSnapshotLocked()  // ITS hook
         snap.distributorGroup0 = distributorGroup0
         snap.distributorGroup1 = distributorGroup1
         return snap
     }
 
-    /// Serialise the whole vGIC (format version 2). Every vCPU must be out of the guest.
+    /// Serialise the whole vGIC (format version 2; 3 with an ITS). Every vCPU must be out of the guest.
     public func snapshot() throws(VGICError) -> [UInt8] {
         try snapshotState().encoded()
     }
@@ -495,6 +544,7 @@ extension VGIC {
         if c.irqCount != configuration.irqCount { throw .invalidSnapshot(.irqCountMismatch) }
         if c.priorityBits != configuration.priorityBits { throw .invalidSnapshot(.priorityBitsMismatch) }
         if c.listRegisters != configuration.listRegisters { throw .invalidSnapshot(.listRegistersMismatch) }
+        if c.its != configuration.its { throw .invalidSnapshot(.itsConfigurationMismatch) }  // ITS hook
         lock.lock()
         defer { lock.unlock() }
         for v in 0..<vcpuCount where vcpus[v].inGuest { throw .vcpuRunning(v) }
@@ -517,7 +567,8 @@ extension VGIC {
         }
         for k in 0..<slots.count { slots[k] = LRSlot() }
         for k in 0..<deactivated.count { deactivated[k] = 0 }
-        for i in 0..<irqs.count {
+        resetLPIs()  // LPI hook
+        for i in 0..<lpiBase {
             let r = snap.interrupts[i]
             var s = IRQState()
             s.intid = r.intid
@@ -540,7 +591,7 @@ extension VGIC {
             irqs[i] = s
             updateRouting(i)
         }
-        for i in 0..<irqs.count {
+        for i in 0..<lpiBase {
             let on = snap.interrupts[i].activeOn
             if on >= 0 {
                 apInsert(i, vcpu: Int32(on))
@@ -548,5 +599,6 @@ extension VGIC {
                 queue(i)
             }
         }
+        if let its = snap.its { applyITS(its) }  // ITS hook
     }
 }

@@ -35,14 +35,18 @@ public struct VGICConfiguration: Equatable, Sendable {
     public var priorityBits: Int
     /// List registers per physical CPU (from ICH_VTR_EL2 on hardware).
     public var listRegisters: Int
+    /// LPI and ITS hook: the ITS and its LPI pools (GICv3), or nil for a GIC
+    /// without LPIs (docs/its.md).
+    public var its: ITSConfiguration?
 
     public init(version: GICVersion, vcpuCount: Int, irqCount: Int = 256, priorityBits: Int = 5,
-                listRegisters: Int = 4) {
+                listRegisters: Int = 4, its: ITSConfiguration? = nil) {
         self.version = version
         self.vcpuCount = vcpuCount
         self.irqCount = irqCount
         self.priorityBits = priorityBits
         self.listRegisters = listRegisters
+        self.its = its
     }
 
     func validate() throws(VGICError) {
@@ -54,6 +58,10 @@ public struct VGICConfiguration: Equatable, Sendable {
         }
         if priorityBits < 5 || priorityBits > 8 { throw .invalidConfiguration("priority bits must be 5 to 8") }
         if listRegisters < 1 || listRegisters > 16 { throw .invalidConfiguration("list registers must be 1 to 16") }
+        if let its {
+            if version != .v3 { throw .invalidConfiguration("an ITS needs GICv3") }
+            try its.validate()
+        }
     }
 }
 
@@ -132,8 +140,24 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     /// `GICD_IIDR.Revision` as the VMM selected it (`supportedIIDRRevisions`).
     var iidrRevision: UInt8 = latestIIDRRevision
 
-    public init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
+    // LPI and ITS hook (LPI.swift, ITS.swift): LPIs live in `irqs` too, in
+    // the slots from `lpiBase` on (none without an ITS), so that the
+    // ap_lists, flush and sync treat them as they treat SPIs.
+    /// Index of the first LPI slot in `irqs`: the number of SGI, PPI and SPI records.
+    let lpiBase: Int
+    @exclusivity(unchecked) var lpi: LPIState
+    @exclusivity(unchecked) var its: ITSState
+
+    public convenience init(configuration: VGICConfiguration, platform: Platform) throws(VGICError) {
         try configuration.validate()
+        self.init(validated: configuration, platform: platform)
+    }
+
+    /// A configuration `validate()` accepted. (Throwing before the stored
+    /// properties are initialized would tear down the half-built lock, which
+    /// the compiler's ownership verifier rejects once the initializer crosses
+    /// the module boundary with cross-module optimization.)
+    init(validated configuration: VGICConfiguration, platform: Platform) {
         self.configuration = configuration
         self.platform = platform
         version = configuration.version
@@ -145,7 +169,10 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         apRegisters = 1 << (min(configuration.priorityBits, 7) - 5)
 
         let total = vcpuCount * 32 + Int(intidLimit) - 32
-        irqs = [IRQState](repeating: IRQState(), count: total)
+        lpiBase = total
+        lpi = LPIState(base: total, configuration: configuration.its, vcpuCount: configuration.vcpuCount)
+        its = ITSState(configuration: configuration.its)
+        irqs = [IRQState](repeating: IRQState(), count: total + lpi.capacity)
         vcpus = [VCPUState](repeating: VCPUState(), count: vcpuCount)
         slots = [LRSlot](repeating: LRSlot(), count: vcpuCount * 16)
         aprs = [UInt32](repeating: 0, count: vcpuCount * 8)
@@ -184,6 +211,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
             irqs[spiIndex(id)] = s
             id += 1
         }
+        resetLPIs()  // LPI and ITS hook
     }
 
     /// A CPU interface out of reset: group enables off, PMR 0, EOImode 0,

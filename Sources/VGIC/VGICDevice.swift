@@ -152,6 +152,8 @@ public struct VGICDevice: Equatable, Sendable {
     public private(set) var irqCountIsSet = false
     public private(set) var addressMap = VGICAddressMap()
     public private(set) var isInitialized = false
+    /// The ITS's pools, when `addITS` placed one (ITS hook).
+    public private(set) var itsConfiguration: ITSConfiguration?
 
     /// KVM_CREATE_DEVICE with every vCPU already created.
     public init(version: GICVersion, vcpuCount: Int, ipaBits: Int = 40, priorityBits: Int = 5,
@@ -169,7 +171,7 @@ public struct VGICDevice: Equatable, Sendable {
     /// The configuration `initialize` builds the vGIC with.
     public var configuration: VGICConfiguration {
         VGICConfiguration(version: version, vcpuCount: vcpuCount, irqCount: irqCount,
-                          priorityBits: priorityBits, listRegisters: listRegisters)
+                          priorityBits: priorityBits, listRegisters: listRegisters, its: itsConfiguration)
     }
 
     /// Bytes of guest physical address space.
@@ -244,6 +246,19 @@ public struct VGICDevice: Equatable, Sendable {
                                    count: count)
     }
 
+    /// KVM_DEV_TYPE_ARM_VGIC_ITS with `KVM_VGIC_ITS_ADDR_TYPE` (ITS hook): the
+    /// vGIC's ITS, its 128 KiB frame at `base` (64 KiB aligned), its pools
+    /// sized by `configuration` (docs/its.md). One ITS per vGIC.
+    public mutating func addITS(base: UInt64, configuration: ITSConfiguration = ITSConfiguration()) throws(VGICError) {
+        try checkNotInitialized()
+        guard version == .v3 else { throw .device(.notForThisGICVersion) }
+        if addressMap.itsBase != nil { throw .device(.addressAlreadySet) }
+        try checkFrame(base: base, size: UInt64(GITS.frameSize), alignment: 0x10000)
+        try configuration.validate()
+        addressMap.itsBase = base
+        itsConfiguration = configuration
+    }
+
     /// Reading KVM's REDIST_REGION attribute: the region with this index.
     public func redistributorRegion(index: Int) throws(VGICError) -> RedistributorRegion {
         for r in addressMap.redistributorRegions where r.index == index { return r }
@@ -311,6 +326,7 @@ public struct VGICDevice: Equatable, Sendable {
             if base < d + dSize && d < end { throw .device(.overlap) }
         }
         if let c = m.cpuInterfaceBase, base < c + UInt64(GICC.size) && c < end { throw .device(.overlap) }
+        if let t = m.itsBase, base < t + UInt64(GITS.frameSize) && t < end { throw .device(.overlap) }
         for r in m.redistributorRegions where base < r.end && r.base < end { throw .device(.overlap) }
     }
 }

@@ -37,6 +37,10 @@ extension VGIC {
             try vmmWriteIIDR(value)
             return
         }
+        if region == .its {  // ITS hook: KVM's uaccess (ITSRegisters.swift)
+            try vmmWriteITS(offset: offset, width: width, value: value)
+            return
+        }
         if region == .distributor && offset == GICD.typer2 && version == .v3 {
             // KVM's uaccess: only the value read (nASSGIcap cannot be enabled).
             if value != 0 { throw .register(.typer2Fixed) }
@@ -56,6 +60,8 @@ extension VGIC {
             requester = m
         case .cpuInterface:
             guard version == .v2 else { throw .noSuchRegister(0) }
+        case .its:
+            guard its.present else { throw .its(.noITS) }  // ITS hook
         case .distributor:
             break
         }

@@ -12,14 +12,18 @@ import VGIC
 /// (docs/locking.md) and is never held while calling anything.
 public final class ModelPlatform: VGICPlatform, @unchecked Sendable {
     public let model: GICModel
+    /// The guest's RAM, for the ITS and LPI tables (none: every guest
+    /// memory access of the vGIC fails).
+    public let memory: GuestRAM?
     private let kickLock = SpinLock()
     private let vcpuCount: Int
     /// Under `kickLock`, one access at a time: no dynamic exclusivity check
     /// (it was the one left on the path of every injected interrupt).
     @exclusivity(unchecked) private var kicked: [Bool]
 
-    public init(model: GICModel) {
+    public init(model: GICModel, memory: GuestRAM? = nil) {
         self.model = model
+        self.memory = memory
         vcpuCount = model.cpuCount
         kicked = [Bool](repeating: false, count: model.cpuCount)
     }
@@ -79,4 +83,10 @@ public final class ModelPlatform: VGICPlatform, @unchecked Sendable {
     public var reachesEveryCPUsListRegisters: Bool { true }
     public func stopOtherVCPUs(requester: Int) {}
     public func resumeOtherVCPUs(requester: Int) {}
+    public func readGuestMemory(_ address: UInt64, into buffer: UnsafeMutableRawBufferPointer) -> Bool {
+        memory?.read(address, into: buffer) ?? false
+    }
+    public func writeGuestMemory(_ address: UInt64, from buffer: UnsafeRawBufferPointer) -> Bool {
+        memory?.write(address, from: buffer) ?? false
+    }
 }

@@ -106,13 +106,15 @@ struct Cursor {
         return Int(v)
     }
 
-    /// `gicd`, `gicr:M` (GICv3) or `gicc` (GICv2).
+    /// `gicd`, `gicr:M` (GICv3) or `gicc` (GICv2); `its` with `its=1`.
     mutating func region(_ m: Machine) throws(ParseError) -> Region {
-        let what = m.version == .v3 ? "a region gicd or gicr:M (gic=v3)" : "a region gicd or gicc (gic=v2)"
+        let what = m.version == .v3 ? "a region gicd or gicr:M (gic=v3)\(m.its ? " or its" : "")"
+            : "a region gicd or gicc (gic=v2)"
         let t = try next(expecting: what)
         switch t {
         case "gicd": return .gicd
         case "gicc" where m.version == .v2: return .gicc
+        case "its" where m.its: return .its
         default:
             guard m.version == .v3, t.hasPrefix("gicr:") else { throw error(at: t, what) }
             guard let v = Number.parse(t.dropFirst(5)), v < UInt64(m.vcpus) else {
@@ -140,7 +142,8 @@ struct Cursor {
 
     /// The rest of the line: options among `keys` (each at most once, in any
     /// order) and, where `arrow`, a `-> VALUE|any` (required) with `mask=M`.
-    mutating func options(_ keys: [String], arrow: Bool = false) throws(ParseError) -> Options {
+    mutating func options(_ keys: [String], arrow: Bool = false, arrowOptional: Bool = false) throws(ParseError)
+        -> Options {
         var o = Options()
         let allowed = arrow ? keys + ["mask"] : keys
         let what = (allowed.map { "\($0)=" } + (arrow ? ["'->'"] : [])).joined(separator: ", ")
@@ -162,7 +165,7 @@ struct Cursor {
             guard o.tokens[key] == nil else { throw error(at: t, "each option once (\(key)= is repeated)") }
             o.tokens[key] = t
         }
-        if arrow, o.arrowValue == nil { throw error(at: nil, "'-> VALUE|any'") }
+        if arrow, !arrowOptional, o.arrowValue == nil { throw error(at: nil, "'-> VALUE|any'") }
         return o
     }
 

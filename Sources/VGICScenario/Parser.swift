@@ -44,7 +44,7 @@ public enum ScenarioParser {
         guard first == "vm" else {
             throw c.error(at: first, "the 'vm gic=v3|v2 vcpus=N' header first")
         }
-        let o = try c.options(["gic", "vcpus", "irqs", "lrs", "pri-bits"])
+        let o = try c.options(["gic", "vcpus", "irqs", "lrs", "pri-bits", "its", "lpis", "mem"])
         guard let gicToken = o.tokens["gic"] else {
             throw ParseError(line: line.number, token: nil, expected: "gic=v3|v2")
         }
@@ -66,9 +66,19 @@ public enum ScenarioParser {
         }
         let lrs = try c.integer(o, "lrs", in: Machine.listRegistersRange, "lrs=1..16")
         let priBits = try c.integer(o, "pri-bits", in: Machine.priorityBitsRange, "pri-bits=5..8")
+        // ITS options (docs/scenarios-its.md).
+        let its = try c.integer(o, "its", in: 0...1, "its=0|1") == 1
+        if its && version != .v3 { throw c.error(at: o.tokens["its"]!, "its=1 with gic=v3 (an ITS is GICv3's)") }
+        let lpis = try c.integer(o, "lpis", in: Machine.lpisRange, "lpis=1..\(Machine.lpisRange.upperBound)")
+        if lpis != nil && !its { throw c.error(at: o.tokens["lpis"]!, "lpis= with its=1") }
+        let memory = try c.integer(o, "mem", in: Machine.memoryRange, "mem=N bytes, a multiple of 4096 up to 64 MiB")
+        if let memory, memory % 4096 != 0 {
+            throw c.error(at: o.tokens["mem"]!, "mem=N bytes, a multiple of 4096 up to 64 MiB")
+        }
         return Machine(version: version, vcpus: vcpus, irqs: irqs ?? Machine.defaultIRQs,
                        listRegisters: lrs ?? Machine.defaultListRegisters,
-                       priorityBits: priBits ?? Machine.defaultPriorityBits, line: line.number)
+                       priorityBits: priBits ?? Machine.defaultPriorityBits, line: line.number, its: its,
+                       lpis: lpis ?? Machine.defaultLPIs, memory: memory)
     }
 
     // MARK: Statements
@@ -96,10 +106,12 @@ public enum ScenarioParser {
         case "save", "restore":
             try c.end()
             action = keyword == "save" ? .save : .restore
+        case "mem": action = try parseMemory(&c, m)
+        case "msi": action = try parseMSI(&c, m)
         case "vm":
             throw c.error(at: keyword, "a statement (the 'vm' header comes once, first)")
         default:
-            throw c.error(at: keyword, "a statement (cpu, expect, line, pulse, map, unmap, phys, vmm, save, restore)")
+            throw c.error(at: keyword, "a statement (cpu, expect, line, pulse, map, unmap, phys, vmm, save, restore, mem, msi)")
         }
         if let bang, !action.canBeRejected {
             throw c.error(at: bang, action.isGuest
@@ -155,6 +167,9 @@ public enum ScenarioParser {
         case "exit":
             try c.end()
             return .exit(cpu: cpu)
+        case "its":
+            guard m.its else { throw c.error(at: verb, "write, read, msr, mrs or exit (its needs its=1)") }
+            return .itsCommand(cpu: cpu, command: try ITSCommandText.parse(&c))
         default:
             throw c.error(at: verb, m.version == .v3 ? "write, read, msr, mrs or exit" : "write, read or exit")
         }
@@ -225,6 +240,14 @@ public enum ScenarioParser {
     /// `vmm read REGION OFFSET [w=32|64] [cpu=N] -> VALUE|any [mask=M]`
     static func parseVMM(_ c: inout Cursor, _ m: Machine) throws(ParseError) -> Action {
         let verb = try c.next(expecting: "write or read")
+        if verb == "its" {
+            // ITS statements: KVM's ITS ABI operations.
+            let names = ITSOperation.allCases.map(\.rawValue).joined(separator: ", ")
+            let t = try c.next(expecting: names)
+            guard let op = ITSOperation(rawValue: String(t)) else { throw c.error(at: t, names) }
+            try c.end()
+            return .vmmITS(op)
+        }
         guard verb == "write" || verb == "read" else { throw c.error(at: verb, "write or read") }
         let region = try c.region(m)
         let offsetToken = try c.next(expecting: "an offset")
@@ -245,13 +268,56 @@ public enum ScenarioParser {
     }
 }
 
+extension ScenarioParser {
+    /// `mem write ADDR VALUE [w=8|16|32|64]` and
+    /// `mem read ADDR [w=8|16|32|64] -> VALUE|any [mask=M]`: inside guest RAM.
+    static func parseMemory(_ c: inout Cursor, _ m: Machine) throws(ParseError) -> Action {
+        let verb = try c.next(expecting: "write or read")
+        guard verb == "write" || verb == "read" else { throw c.error(at: verb, "write or read") }
+        let addressToken = try c.next(expecting: "a guest physical address")
+        let valueToken = verb == "write" ? try c.next(expecting: "a value") : nil
+        let o = try c.options(["w"], arrow: verb == "read")
+        let width = try c.width(o, allowed: [.bits8, .bits16, .bits32, .bits64])
+        guard let address = Number.parse(addressToken), m.isRAM(address, bytes: UInt64(width.bytes)) else {
+            throw c.error(at: addressToken, "an address inside guest RAM (\(hex(Machine.ramBase)), mem=\(m.memory) bytes)")
+        }
+        if let valueToken {
+            return .memWrite(address: address, value: try c.value(valueToken, width: width), width: width)
+        }
+        return .memRead(address: address, width: width, expect: try c.expectation(o, width: width))
+    }
+
+    /// `msi dev=D event=E [doorbell=A] [-> delivered|unmapped|its-disabled|lpis-disabled]`
+    static func parseMSI(_ c: inout Cursor, _ m: Machine) throws(ParseError) -> Action {
+        let o = try c.options(["dev", "event", "doorbell"], arrow: true, arrowOptional: true)
+        func field(_ key: String, max: UInt64) throws(ParseError) -> UInt64? {
+            guard let t = o.tokens[key] else { return nil }
+            guard let v = Number.parse(o.value(key)!), v <= max else { throw c.error(at: t, "\(key)=N, at most \(hex(max))") }
+            return v
+        }
+        guard let device = try field("dev", max: UInt64(UInt32.max)) else { throw c.error(at: nil, "dev=D") }
+        guard let event = try field("event", max: UInt64(UInt32.max)) else { throw c.error(at: nil, "event=E") }
+        let doorbell = try field("doorbell", max: .max)
+        var expect: MSIExpectation?
+        if let t = o.arrowValue {
+            guard let e = MSIExpectation(rawValue: String(t)) else {
+                throw c.error(at: t, "delivered, unmapped, its-disabled or lpis-disabled")
+            }
+            expect = e
+        }
+        return .msi(device: UInt32(device), event: UInt32(event), doorbell: doorbell, expect: expect)
+    }
+}
+
 extension Action {
     /// Whether `!` may prefix the statement: only statements that call the
     /// vGIC's API can be rejected by it.
     var canBeRejected: Bool {
         switch self {
-        case .line, .pulse, .map, .unmap, .vmmWrite, .vmmRead, .save, .restore: true
-        case .write, .read, .msr, .mrs, .exit, .expectIRQ, .physLine, .physTake, .expectPhys: false
+        case .line, .pulse, .map, .unmap, .vmmWrite, .vmmRead, .save, .restore, .msi, .vmmITS: true
+        case .write, .read, .msr, .mrs, .exit, .expectIRQ, .physLine, .physTake, .expectPhys, .memWrite, .memRead,
+             .itsCommand:
+            false
         }
     }
 }

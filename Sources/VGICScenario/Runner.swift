@@ -36,6 +36,8 @@ struct Runner {
 
     let scenario: Scenario
     private var machine: Machine { scenario.machine }
+    /// The guest's RAM (`mem=`), which a restore keeps, as a migration copies it.
+    let memory: GuestRAM?
     private var platform: ModelPlatform
     /// The vGIC the VM runs on now (a new one after each restore).
     private(set) var vgic: VGIC<ModelPlatform>?
@@ -61,14 +63,17 @@ struct Runner {
 
     init(scenario: Scenario) {
         self.scenario = scenario
-        platform = Runner.hardware(scenario.machine)
+        let m = scenario.machine
+        memory = m.memory > 0 ? GuestRAM(base: Machine.ramBase, size: m.memory) : nil
+        platform = Runner.hardware(scenario.machine, memory: memory)
         inGuest = [Bool](repeating: false, count: scenario.machine.vcpus)
     }
 
     /// A new hardware model for the machine, as the vGIC's platform.
-    static func hardware(_ machine: Machine) -> ModelPlatform {
+    static func hardware(_ machine: Machine, memory: GuestRAM? = nil) -> ModelPlatform {
         ModelPlatform(model: GICModel(version: machine.version, cpus: machine.vcpus,
-                                      listRegisters: machine.listRegisters, priorityBits: machine.priorityBits))
+                                      listRegisters: machine.listRegisters, priorityBits: machine.priorityBits),
+                      memory: memory)
     }
 
     /// Runs every statement in order and returns the first failure, or nil.
@@ -85,7 +90,7 @@ struct Runner {
     mutating func start() -> Failure? {
         let configuration = VGICConfiguration(
             version: machine.version, vcpuCount: machine.vcpus, irqCount: machine.irqs,
-            priorityBits: machine.priorityBits, listRegisters: machine.listRegisters)
+            priorityBits: machine.priorityBits, listRegisters: machine.listRegisters, its: machine.itsConfiguration)
         do {
             vgic = try VGIC(configuration: configuration, platform: platform)
         } catch {
@@ -248,7 +253,58 @@ struct Runner {
 
         case .restore:
             return try restore(s)
+
+        // ITS statements (docs/scenarios-its.md).
+        case .memWrite(let address, let value, let width):
+            memory?.store(address, value, width: Int(width.bytes))
+            return ""
+
+        case .memRead(let address, let width, let expect):
+            return try check(s, memory?.load(address, width: Int(width.bytes)) ?? 0, expect)
+
+        case .itsCommand(let cpu, let command):
+            queueITSCommand(cpu: cpu, command)
+            return ""
+
+        case .vmmITS(let op):
+            exitAll()
+            return try api(s) { () throws(VGICError) in
+                switch op {
+                case .saveTables: try vgic.saveITSTables()
+                case .restoreTables: try vgic.restoreITSTables()
+                case .savePending: try vgic.saveLPIPendingTables()
+                case .reset: try vgic.vmmResetITS()
+                }
+            }.0
+
+        case .msi(let device, let event, let doorbell, let expect):
+            let (observed, outcome) = try api(s) { () throws(VGICError) in
+                if let doorbell { return try vgic.signalMSI(doorbell: doorbell, deviceID: device, eventID: event) }
+                return try vgic.signalMSI(deviceID: device, eventID: event)
+            }
+            guard let outcome else { return observed }
+            let seen = MSIExpectation(outcome)
+            if let expect, expect != seen {
+                throw Failure(line: s.line, expected: "the MSI \(expect.rawValue)", seen: seen.rawValue)
+            }
+            return seen.rawValue
         }
+    }
+
+    /// `cpu N its ...`: the guest reads GITS_CBASER and GITS_CWRITER (trapped),
+    /// stores the 32 bytes in its queue (if that is RAM) and writes
+    /// GITS_CWRITER one command further, wrapping at the end of the queue.
+    private mutating func queueITSCommand(cpu: Int, _ command: ITSCommand) {
+        let cbaser = guestMMIO(cpu: cpu, region: .its, offset: GITS.cbaser, width: .bits64, write: nil)
+        let cwriter = guestMMIO(cpu: cpu, region: .its, offset: GITS.cwriter, width: .bits64, write: nil)
+        let slot = (cbaser & GITS.cbaserAddressMask) &+ cwriter
+        if let memory, machine.isRAM(slot, bytes: 32) {
+            for (k, w) in [command.dw0, command.dw1, command.dw2, command.dw3].enumerated() {
+                memory.store(slot + UInt64(8 * k), w)
+            }
+        }
+        let next = (cwriter + GITS.commandSize) % GITS.commandQueueSize(cbaser)
+        guestMMIO(cpu: cpu, region: .its, offset: GITS.cwriter, width: .bits64, write: next)
     }
 
     /// `restore`: a fresh hardware model (nothing physical pending-latched or
@@ -258,7 +314,7 @@ struct Runner {
         guard let snapshot else {
             throw Failure(line: s.line, expected: "a snapshot taken by an earlier save", seen: "none")
         }
-        let fresh = Runner.hardware(machine)
+        let fresh = Runner.hardware(machine, memory: memory)
         let (observed, restored) = try api(s) { () throws(VGICError) in
             try VGIC.restore(snapshot: snapshot, platform: fresh)
         }
@@ -424,6 +480,7 @@ extension Region {
         case .gicd: .distributor
         case .gicr(let m): .redistributor(m)
         case .gicc: .cpuInterface
+        case .its: .its
         }
     }
 

@@ -1,4 +1,5 @@
 import GICArchitecture
+import VGIC
 
 /// A parsed scenario script (`docs/scenarios.md`, format 1): the
 /// machine its `vm` header creates and the statements that follow it.
@@ -36,16 +37,43 @@ public struct Machine: Equatable, Sendable {
     public var priorityBits: Int
     /// Source line of the header.
     public var line: Int
+    /// ITS statements (docs/scenarios-its.md): `its=1` gives the VM an ITS
+    /// with `lpis` LPI slots (and as many ITEs, 64 devices, 64
+    /// collections); `mem` is the bytes of guest RAM at `ramBase`.
+    public var its: Bool
+    public var lpis: Int
+    public var memory: Int
+
+    public static let ramBase: UInt64 = 0x4000_0000
+    public static let defaultLPIs = 64
+    public static let defaultITSMemory = 0x10_0000
+    public static let lpisRange = 1...ITSConfiguration.maximumLPIs
+    public static let memoryRange = 0...0x400_0000
 
     public init(version: GICVersion, vcpus: Int, irqs: Int = Machine.defaultIRQs,
                 listRegisters: Int = Machine.defaultListRegisters,
-                priorityBits: Int = Machine.defaultPriorityBits, line: Int = 1) {
+                priorityBits: Int = Machine.defaultPriorityBits, line: Int = 1, its: Bool = false,
+                lpis: Int = Machine.defaultLPIs, memory: Int? = nil) {
         self.version = version
         self.vcpus = vcpus
         self.irqs = irqs
         self.listRegisters = listRegisters
         self.priorityBits = priorityBits
         self.line = line
+        self.its = its
+        self.lpis = lpis
+        self.memory = memory ?? (its ? Machine.defaultITSMemory : 0)
+    }
+
+    /// The ITS and its pools, when the machine has one.
+    public var itsConfiguration: ITSConfiguration? {
+        its ? ITSConfiguration(lpis: lpis, devices: 64, events: lpis, collections: 64) : nil
+    }
+
+    /// Whether `[address, address + bytes)` is guest RAM.
+    public func isRAM(_ address: UInt64, bytes: UInt64) -> Bool {
+        address >= Machine.ramBase && address - Machine.ramBase <= UInt64(memory)
+            && bytes <= UInt64(memory) - (address - Machine.ramBase)
     }
 
     /// Size in bytes of a register region as the guest sees it, or nil when
@@ -56,7 +84,8 @@ public struct Machine: Equatable, Sendable {
         case (.gicd, .v2): GICD.sizeV2
         case (.gicr, .v3): GICR.frameSize
         case (.gicc, .v2): GICC.size
-        case (.gicr, .v2), (.gicc, .v3): nil
+        case (.its, .v3): its ? GITS.frameSize : nil
+        case (.gicr, .v2), (.gicc, .v3), (.its, .v2): nil
         }
     }
 }
@@ -69,12 +98,15 @@ public enum Region: Equatable, Hashable, Sendable, CustomStringConvertible {
     case gicr(Int)
     /// The GICv2 CPU interface as the guest sees it (the `GICV` frame).
     case gicc
+    /// The ITS (`its=1`): control page at 0x0, `GITS_TRANSLATER` at 0x10040.
+    case its
 
     public var description: String {
         switch self {
         case .gicd: "gicd"
         case .gicr(let m): "gicr:\(m)"
         case .gicc: "gicc"
+        case .its: "its"
         }
     }
 }
@@ -191,11 +223,52 @@ public enum Action: Equatable, Sendable {
     /// `restore`
     case restore
 
+    // ITS statements (docs/scenarios-its.md).
+
+    /// `mem write ADDR VALUE [w=8|16|32|64]`: the guest stores to its RAM.
+    case memWrite(address: UInt64, value: UInt64, width: AccessWidth)
+    /// `mem read ADDR [w=8|16|32|64] -> VALUE|any [mask=M]`: the guest loads.
+    case memRead(address: UInt64, width: AccessWidth, expect: Expectation)
+    /// `cpu N its COMMAND ...`: vCPU N queues an ITS command at
+    /// `GITS_CBASER` + `GITS_CWRITER` and advances `GITS_CWRITER`.
+    case itsCommand(cpu: Int, command: ITSCommand)
+    /// `msi dev=D event=E [doorbell=A] [-> OUTCOME]`: a device's MSI
+    /// (`signalMSI`), optionally with the outcome expected.
+    case msi(device: UInt32, event: UInt32, doorbell: UInt64?, expect: MSIExpectation?)
+    /// `vmm its save-tables|restore-tables|save-pending|reset`: KVM's ITS
+    /// ABI operations (every vCPU exits first).
+    case vmmITS(ITSOperation)
+
     /// Guest statements act as a vCPU does and can never carry `!`.
     public var isGuest: Bool {
         switch self {
-        case .write, .read, .msr, .mrs, .exit, .expectIRQ: true
+        case .write, .read, .msr, .mrs, .exit, .expectIRQ, .memWrite, .memRead, .itsCommand: true
         default: false
+        }
+    }
+}
+
+/// The VMM's ITS operations (KVM_DEV_ARM_ITS_* and SAVE_PENDING_TABLES).
+public enum ITSOperation: String, Equatable, Sendable, CaseIterable {
+    case saveTables = "save-tables"
+    case restoreTables = "restore-tables"
+    case savePending = "save-pending"
+    case reset
+}
+
+/// The outcome an `msi` statement expects.
+public enum MSIExpectation: String, Equatable, Sendable, CaseIterable {
+    case delivered
+    case unmapped
+    case itsDisabled = "its-disabled"
+    case lpisDisabled = "lpis-disabled"
+
+    public init(_ outcome: MSIOutcome) {
+        switch outcome {
+        case .delivered: self = .delivered
+        case .blocked(.unmapped): self = .unmapped
+        case .blocked(.itsDisabled): self = .itsDisabled
+        case .blocked(.lpisDisabled): self = .lpisDisabled
         }
     }
 }

@@ -8,6 +8,7 @@ extension Machine {
     /// The `vm ...` header line.
     public var header: String {
         "vm gic=\(version.name) vcpus=\(vcpus) irqs=\(irqs) lrs=\(listRegisters) pri-bits=\(priorityBits)"
+            + (its ? " its=1 lpis=\(lpis)" : "") + (memory != (its ? Machine.defaultITSMemory : 0) ? " mem=\(memory)" : "")
     }
 }
 
@@ -49,6 +50,17 @@ extension Action {
             return "save"
         case .restore:
             return "restore"
+        case .memWrite(let address, let value, let width):
+            return "mem write \(hex(address)) \(hex(value))\(widthOption(width))"
+        case .memRead(let address, let width, let expect):
+            return "mem read \(hex(address))\(widthOption(width)) -> \(expectText(expect))"
+        case .itsCommand(let cpu, let command):
+            return "cpu \(cpu) its \(ITSCommandText.text(command))"
+        case .vmmITS(let op):
+            return "vmm its \(op.rawValue)"
+        case .msi(let device, let event, let doorbell, let expect):
+            return "msi dev=\(device) event=\(event)\(doorbell.map { " doorbell=\(hex($0))" } ?? "")"
+                + (expect.map { " -> \($0.rawValue)" } ?? "")
         }
     }
 

@@ -34,7 +34,8 @@ public enum SnapshotReport {
         let reset = try resetState(c)
         var out: [String] = []
         let crc = VGICSnapshot.checksum(bytes, from: VGICSnapshot.headerSize)
-        out.append("vGIC snapshot, format \(VGICSnapshot.formatVersion), \(bytes.count) bytes, CRC-32 \(hex32(crc))")
+        let format = snap.its == nil ? VGICSnapshot.formatVersion : VGICSnapshot.itsFormatVersion
+        out.append("vGIC snapshot, format \(format), \(bytes.count) bytes, CRC-32 \(hex32(crc))")
         out.append("configuration: GICv\(c.version.rawValue), \(c.vcpuCount) vCPU\(c.vcpuCount == 1 ? "" : "s"), "
                    + "irqs=\(c.irqCount), \(c.priorityBits) priority bits, \(c.listRegisters) list register"
                    + (c.listRegisters == 1 ? "" : "s"))
@@ -65,7 +66,52 @@ public enum SnapshotReport {
         }
         out.insert("interrupts: \(changed) of \(snap.interrupts.count) not at reset"
                    + (changed == 0 ? "" : ":"), at: out.count - changed)
+        if let its = snap.its, let ic = c.its, let r = reset.its { out += itsReport(its, ic, reset: r) }
         return out.joined(separator: "\n")
+    }
+
+    /// The ITS section: its configuration, the LPI and ITS registers that
+    /// are not at reset, every mapping and every LPI.
+    static func itsReport(_ s: ITSSnapshot, _ c: ITSConfiguration, reset r: ITSSnapshot) -> [String] {
+        var out: [String] = []
+        let translater = c.cpuTranslaterDeviceID.map { "DeviceID \($0)" } ?? "ignored"
+        out.append("ITS: pools of \(c.lpis) LPIs, \(c.events) events, \(c.devices) devices, \(c.collections) "
+                   + "collections; translation cache \(c.translationCacheEntries); a CPU's GITS_TRANSLATER write: \(translater)")
+        var regs: [String] = []
+        if s.propbaser != r.propbaser { regs.append("GICR_PROPBASER=\(hex(s.propbaser))") }
+        for v in 0..<s.pendbaser.count {
+            if s.pendbaser[v] != r.pendbaser[v] { regs.append("vCPU \(v) GICR_PENDBASER=\(hex(s.pendbaser[v]))") }
+            if s.lpisEnabled[v] { regs.append("vCPU \(v) EnableLPIs=1") }
+        }
+        out.append("LPI registers: " + (regs.isEmpty ? "at reset" : regs.joined(separator: ", ")))
+        var its: [String] = [s.enabled ? "enabled" : "disabled"]
+        if s.cbaser != r.cbaser { its.append("GITS_CBASER=\(hex(s.cbaser))") }
+        if s.creadr != r.creadr || s.cwriter != r.cwriter {
+            its.append("GITS_CREADR=\(hex(s.creadr)) GITS_CWRITER=\(hex(s.cwriter))")
+        }
+        if s.deviceBaser != r.deviceBaser { its.append("GITS_BASER0=\(hex(s.deviceBaser))") }
+        if s.collectionBaser != r.collectionBaser { its.append("GITS_BASER1=\(hex(s.collectionBaser))") }
+        out.append("ITS registers: " + its.joined(separator: ", "))
+        out.append("collections: \(s.collections.count)" + (s.collections.isEmpty ? "" : ": ")
+                   + s.collections.map { "\($0.icid) -> vCPU \($0.vcpu)" }.joined(separator: ", "))
+        out.append("devices: \(s.devices.count)" + (s.devices.isEmpty ? "" : ":"))
+        for d in s.devices {
+            let events = s.entries.filter { $0.deviceID == d.deviceID }
+            out.append("  device \(d.deviceID): ITT \(hex(d.ittAddress)), \(d.eventIDBits) EventID bits, "
+                       + "\(events.count) event\(events.count == 1 ? "" : "s")"
+                       + (events.isEmpty ? "" : ": ")
+                       + events.map { "\($0.eventID) -> LPI \($0.lpi) (collection \($0.icid))" }.joined(separator: ", "))
+        }
+        out.append("LPIs: \(s.lpis.count)" + (s.lpis.isEmpty ? "" : ":"))
+        for l in s.lpis {
+            var d = [l.enabled ? "enabled" : "disabled", "priority \(hex8(l.priority))",
+                     l.target >= 0 ? "to vCPU \(l.target)" : "to no vCPU"]
+            if l.pending { d.append("pending") }
+            if l.active { d.append(l.activeOn >= 0 ? "active on vCPU \(l.activeOn)" : "active (on no vCPU)") }
+            if l.acknowledged { d.append("acknowledged") }
+            out.append("  LPI \(l.intid): " + d.joined(separator: ", "))
+        }
+        return out
     }
 
     /// The state of a new vGIC with configuration `c`.

@@ -48,6 +48,62 @@ public func exercise() -> UInt64 {
         sum &+= UInt64(model.violations.count)
     }
     sum &+= exerciseDevice()
+    sum &+= exerciseITS()
+    return sum
+}
+
+/// The ITS and LPIs: guest memory, the tables, commands, MSIs.
+func exerciseITS() -> UInt64 {
+    var sum: UInt64 = 0
+    let model = GICModel(version: .v3, cpus: 2, listRegisters: 4, priorityBits: 5)
+    let ram = GuestRAM(base: 0x4000_0000, size: 0x10_0000)
+    guard var device = try? VGICDevice(version: .v3, vcpuCount: 2) else { return 0 }
+    try? device.setDistributorBase(0x0800_0000)
+    try? device.setRedistributorBase(0x080A_0000)
+    try? device.addITS(base: 0x0808_0000, configuration: ITSConfiguration(lpis: 16, devices: 4, events: 16,
+                                                                            collections: 4))
+    guard let g = try? device.initialize(platform: ModelPlatform(model: model, memory: ram)) else { return 0 }
+    g.guestMMIOWrite(vcpu: 0, address: 0x0800_0000, width: 4, value: 0x12)
+    g.guestMMIOWrite(vcpu: 0, address: 0x080A_0070, width: 8, value: 0x4001_000F)
+    g.guestMMIOWrite(vcpu: 0, address: 0x080A_0078, width: 8, value: 0x4002_0000)
+    g.guestMMIOWrite(vcpu: 0, address: 0x080A_0000, width: 4, value: 1)
+    ram.store(0x4001_0000, 0x43, width: 1)
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0100, width: 8, value: 0x8000_0000_4004_0000)
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0108, width: 8, value: 0x8000_0000_4005_0000)
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0080, width: 8, value: 0x8000_0000_4006_0000)
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0000, width: 4, value: 1)
+    let commands: [ITSCommand] = [.mapd(device: 1, ittAddress: 0x4008_0000, eventIDBits: 2), .mapc(icid: 0, target: 0),
+                                  .mapti(device: 1, event: 0, lpi: 8192, icid: 0), .event(.int, device: 1, event: 0),
+                                  .movi(device: 1, event: 0, icid: 0), .invall(icid: 0), .sync(target: 0),
+                                  .movall(from: 1, to: 0), .event(.inv, device: 1, event: 0)]
+    for (k, c) in commands.enumerated() {
+        let a = 0x4006_0000 + 32 * UInt64(k)
+        ram.store(a, c.dw0)
+        ram.store(a + 8, c.dw1)
+        ram.store(a + 16, c.dw2)
+        ram.store(a + 24, c.dw3)
+    }
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0088, width: 8, value: 32 * UInt64(commands.count))
+    if let outcome = try? g.signalMSI(doorbell: 0x0809_0040, deviceID: 1, eventID: 0) {
+        sum &+= UInt64(bitPattern: Int64(outcome.kvmReturnValue))
+    }
+    g.vcpuEnter(0)
+    sum &+= model.readSystemRegister(cpu: 0, .iar1)
+    g.vcpuExit(0)
+    sum &+= g.itsCommandCounts.processed
+    sum &+= (try? g.vmmRead(region: .its, offset: 0x8, width: 8)) ?? 0
+    try? g.vmmWrite(region: .its, offset: 0x4, width: 4, value: 0x5600_043B)
+    try? g.saveLPIPendingTables()
+    try? g.saveITSTables()
+    if let bytes = try? g.snapshot(), let h = try? VGIC.restore(snapshot: bytes, platform: g.platform) {
+        sum &+= UInt64((try? VGICSnapshot(bytes: bytes))?.its?.lpis.count ?? 0)
+        try? h.restore(snapshot: bytes)
+    }
+    try? g.vmmWrite(region: .its, offset: 0x0, width: 4, value: 0)
+    try? g.vmmResetITS()
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0100, width: 8, value: 0x8000_0000_4004_0000)
+    g.guestMMIOWrite(vcpu: 0, address: 0x0808_0108, width: 8, value: 0x8000_0000_4005_0000)
+    try? g.restoreITSTables()
     return sum
 }
 

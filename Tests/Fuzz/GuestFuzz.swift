@@ -264,6 +264,9 @@ struct GuestFuzz {
                 } else {
                     o = bases[Int(mode >> 3) % bases.count]
                 }
+            case .its:
+                // The ITS has its own fuzzer; here only its control registers.
+                o = GITS.ctlr + 8 * (k % 32)
             case .gicc:
                 let bases: [UInt32] = [GICC.ctlr, GICC.pmr, GICC.bpr, GICC.iar, GICC.eoir, GICC.rpr, GICC.hppir,
                                        GICC.abpr, GICC.aiar, GICC.aeoir, GICC.ahppir, GICC.apr0, GICC.nsapr0,
@@ -277,6 +280,7 @@ struct GuestFuzz {
             case .gicd: v3 ? GICD.sizeV3 : GICD.sizeV2
             case .gicr: GICR.frameSize
             case .gicc: GICC.size
+            case .its: GITS.frameSize
             }
             o = (k << 16 | UInt32(input.u16())) % size
         default:
@@ -491,7 +495,7 @@ struct GuestFuzz {
         var bank = cpu
         var redistributor = false
         switch region {
-        case .gicc:
+        case .gicc, .its:
             return
         case .gicr(let m):
             guard v3, m >= 0, m < machine.vcpus, off >= GICR.sgiBase else { return }

@@ -143,7 +143,7 @@ struct GuestOracle {
         var bank = requester
         var redistributor = false
         switch region {
-        case .gicc:
+        case .gicc, .its:
             return
         case .gicr(let m):
             guard version == .v3, m >= 0, m < vcpus, off >= 0x10000, off < 0x20000 else { return }
