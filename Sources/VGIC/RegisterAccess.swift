@@ -144,8 +144,18 @@ extension VGIC {
                 vcpus[owner].processorSleep = sleep
                 if sleep {
                     // Pending interrupts stop being forwarded to it: a
-                    // running vCPU exits, and its sync moves them off.
-                    if vcpus[owner].inGuest { platform.kick(vcpu: owner) }
+                    // running vCPU exits, and its sync moves them off; those
+                    // of a vCPU that is out move off now.
+                    if vcpus[owner].inGuest {
+                        platform.kick(vcpu: owner)
+                    } else {
+                        var j = vcpus[owner].apHead
+                        while j >= 0 {
+                            let next = irqs[Int(j)].apNext
+                            queue(Int(j))
+                            j = next
+                        }
+                    }
                 } else {
                     // Awake: what waited in the distributor for it comes.
                     for i in 0..<irqs.count where irqs[i].routedVCPU == Int32(owner) || irqs[i].oneOfN {

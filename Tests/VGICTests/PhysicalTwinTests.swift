@@ -248,3 +248,17 @@ struct PhysicalTwinTests {
         #expect(!p.physicalActive(72, cpu: 0), "the twin is released so that the device can interrupt again")
     }
 }
+
+@Suite("GICR_WAKER")
+struct WakerTests {
+    @Test func sleepingWhileOutTakesItsPendingInterruptsOffItsList() throws {
+        let (g, _) = try makeV3()
+        g.setUp(40, edge: true)
+        try g.pulse(40)
+        #expect(g.irqs[g.spiIndex(40)].apOwner == 0)
+        try g.vmmWrite(region: .redistributor(0), offset: GICR.waker, width: 4, value: UInt64(GICR.wakerProcessorSleep))
+        #expect(g.irqs[g.spiIndex(40)].apOwner == -1, "not forwarded while the redistributor sleeps")
+        try g.vmmWrite(region: .redistributor(0), offset: GICR.waker, width: 4, value: 0)
+        #expect(g.irqs[g.spiIndex(40)].apOwner == 0)
+    }
+}
