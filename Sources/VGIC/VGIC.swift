@@ -214,7 +214,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         if irqs[i].enabled { enabledWords[i >> 5] |= bit } else { enabledWords[i >> 5] &= ~bit }
     }
 
-    /// The creation state of every interrupt and CPU interface (SCENARIOS.md
+    /// The creation state of every interrupt and CPU interface (docs/scenarios.md,
     /// "The machine"; KVM's vgic_init defaults).
     func resetState() {
         for v in 0..<vcpuCount {
