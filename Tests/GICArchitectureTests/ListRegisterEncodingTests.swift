@@ -149,3 +149,21 @@ import Testing
         #expect(GICH_LR.encode(ListRegister(vINTID: 0x7FF, state: .invalid, group: 0)) == 0x3FF)
     }
 }
+
+/// The State field alone, as sync reads it: bits 63:62 (ICH_LR), 29:28 (GICH_LR).
+@Suite struct ListRegisterStateField {
+    @Test func ichLRStateIsBits63And62Only() {
+        #expect(ICH_LR.state(of: 0) == .invalid)
+        #expect(ICH_LR.state(of: 1 << 62) == .pending)
+        #expect(ICH_LR.state(of: 1 << 63) == .active)
+        #expect(ICH_LR.state(of: 3 << 62) == .pendingActive)
+        #expect(ICH_LR.state(of: ~(3 << 62)) == .invalid, "no other bit counts")
+    }
+
+    @Test func gichLRStateIsBits29And28Only() {
+        #expect(GICH_LR.state(of: 1 << 28) == .pending)
+        #expect(GICH_LR.state(of: 1 << 29) == .active)
+        #expect(GICH_LR.state(of: 3 << 28) == .pendingActive)
+        #expect(GICH_LR.state(of: ~UInt32(3 << 28)) == .invalid, "no other bit counts")
+    }
+}
