@@ -44,6 +44,7 @@ conf-run-hyp:
 	$(HYP_QEMU_CMD)
 
 test-conformance: conformance
+	@Guests/conformance/compare-test.sh
 	@set -e; start=$$(date +%s); fail=0; \
 	for n in $(CONF_SMPS); do \
 	  for where in ref hyp; do \

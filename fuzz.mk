@@ -57,14 +57,24 @@ $(FUZZ_DIR)/fuzz-snapshot: $(FUZZ_DIR)/stubs/.done $(FUZZ_SOURCES) $(FUZZ_COMMON
 	$(SWIFTC) $(FUZZ_FLAGS) $(FUZZ_SOURCES) $(FUZZ_COMMON) Tests/Fuzz/SnapshotFuzz.swift -o $@
 
 # $(call run-fuzzer,NAME,SECONDS): run NAME from its seed corpus for SECONDS.
+# It passes only if the fuzzer exits 0, executed at least one input
+# (libFuzzer's final stats) and reported no finding; the log keeps the rest.
 define run-fuzzer
 	@mkdir -p $(FUZZ_DIR)/corpus-$(1) $(FUZZ_DIR)/findings
 	@echo "==> fuzz-$(1): $(2) s from Tests/Fuzz/corpus-$(1)"
+	@log=$(FUZZ_DIR)/fuzz-$(1).log; status=0; \
 	$(FUZZ_ENV) $(FUZZ_DIR)/fuzz-$(1) $(FUZZ_OPTS) -max_total_time=$(2) \
 		-artifact_prefix=$(FUZZ_DIR)/findings/$(1)- \
-		$(FUZZ_DIR)/corpus-$(1) Tests/Fuzz/corpus-$(1) 2>&1 | tee $(FUZZ_DIR)/fuzz-$(1).log | grep -E 'FINDING|ERROR|SUMMARY|DONE|stat::number_of_executed_units|scenario|^(vm|cpu|line|pulse|map|unmap|phys|vmm|save|restore|# \^)' || true
-	@if grep -qE 'FINDING|ERROR: libFuzzer|deadly signal|SUMMARY' $(FUZZ_DIR)/fuzz-$(1).log; then \
-		echo "fuzz-$(1): FINDING (see $(FUZZ_DIR)/fuzz-$(1).log and $(FUZZ_DIR)/findings/)"; exit 1; fi
+		$(FUZZ_DIR)/corpus-$(1) Tests/Fuzz/corpus-$(1) > $$log 2>&1 || status=$$?; \
+	grep -E 'FINDING|ERROR|SUMMARY|DONE|stat::number_of_executed_units|scenario|^(vm|cpu|line|pulse|map|unmap|phys|vmm|save|restore|# \^)' $$log || true; \
+	runs=$$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' $$log | tail -n 1); \
+	if [ $$status -ne 0 ]; then \
+		echo "fuzz-$(1): FAIL: exit status $$status (see $$log and $(FUZZ_DIR)/findings/)"; exit 1; fi; \
+	if grep -qE 'FINDING|ERROR: libFuzzer|deadly signal|SUMMARY' $$log; then \
+		echo "fuzz-$(1): FINDING (see $$log and $(FUZZ_DIR)/findings/)"; exit 1; fi; \
+	if [ -z "$$runs" ] || [ "$$runs" -eq 0 ]; then \
+		echo "fuzz-$(1): FAIL: no input executed (see $$log)"; exit 1; fi; \
+	echo "fuzz-$(1): $$runs inputs executed, no finding"
 endef
 
 fuzz: fuzz-build

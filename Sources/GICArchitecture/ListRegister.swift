@@ -41,6 +41,10 @@ public struct ListRegister: Equatable, Sendable {
 ///                                             (HW = 0: bit 41 is EOI)
 public enum ICH_LR {
     public static let stateShift: UInt64 = 62
+    /// The State field alone (bits [63:62]): what sync needs of a list register.
+    @inline(__always) public static func state(of v: UInt64) -> ListRegisterState {
+        ListRegisterState(rawValue: UInt8(truncatingIfNeeded: v >> stateShift) & 3).unsafelyUnwrapped
+    }
     public static let hwBit: UInt64 = 1 << 61
     public static let groupBit: UInt64 = 1 << 60
     public static let priorityShift: UInt64 = 48
@@ -83,6 +87,10 @@ public enum ICH_LR {
 ///     HW | Grp1 | State | Priority | RES0   | HW=1: PhysicalID       | VirtualID
 ///                                           | HW=0: 19 EOI, 12..10 CPUID
 public enum GICH_LR {
+    /// The State field alone (bits [29:28]).
+    @inline(__always) public static func state(of v: UInt32) -> ListRegisterState {
+        ListRegisterState(rawValue: UInt8(truncatingIfNeeded: v >> stateShift) & 3).unsafelyUnwrapped
+    }
     public static let hwBit: UInt32 = 1 << 31
     public static let grp1Bit: UInt32 = 1 << 30
     public static let stateShift: UInt32 = 28

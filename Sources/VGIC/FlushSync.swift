@@ -45,10 +45,8 @@ extension VGIC {
     /// and pending ranks as active: the CPU interface cannot signal it again
     /// before it is deactivated, so its pending state is not deliverable yet.
     @inline(__always)
-    func flushKey(_ i: Int, _ vmcr: VMCR) -> UInt32 {
-        let s = irqs[i]
+    func flushKey(_ s: IRQState, forwarded pendingHere: Bool, _ vmcr: VMCR) -> UInt32 {
         let groupOn = s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1
-        let pendingHere = s.enabled && isPending(i) && groupEnabledAtDistributor(s.group)
         let cls: UInt32 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
         return cls << 26 | UInt32(s.priority) << 16 | (s.intid & 0xFFFF)
     }
@@ -70,8 +68,10 @@ extension VGIC {
         var i = vcpus[v].apHead
         while i >= 0 {
             let idx = Int(i)
-            let next = irqs[idx].apNext
-            let t = targetOracle(idx)
+            let s = irqs[idx]
+            let next = s.apNext
+            let fwd = forwarded(s)
+            let t = target(of: s, idx, forwarded: fwd)
             if t != Int32(v) {
                 apRemove(idx)
                 if t >= 0 {
@@ -83,7 +83,7 @@ extension VGIC {
                 i = next
                 continue
             }
-            let key = flushKey(idx, vmcr)
+            let key = flushKey(s, forwarded: fwd, vmcr)
             var left = Int32(-1)
             var leftKey = key
             if n < lrCount {
@@ -234,7 +234,7 @@ extension VGIC {
             slots[v * 16 + k] = LRSlot()
             guard slot.irq >= 0 else { continue }
             let i = Int(slot.irq)
-            let state = version == .v3 ? ICH_LR.decode(raw).state : GICH_LR.decode(UInt32(truncatingIfNeeded: raw)).state
+            let state = version == .v3 ? ICH_LR.state(of: raw) : GICH_LR.state(of: UInt32(truncatingIfNeeded: raw))
             let acked = slot.pending && !state.isPending
             let deactivated = (slot.active || acked) && !state.isActive
             if slot.active || acked {

@@ -214,7 +214,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         if irqs[i].enabled { enabledWords[i >> 5] |= bit } else { enabledWords[i >> 5] &= ~bit }
     }
 
-    /// The creation state of every interrupt and CPU interface (SCENARIOS.md
+    /// The creation state of every interrupt and CPU interface (docs/scenarios.md,
     /// "The machine"; KVM's vgic_init defaults).
     func resetState() {
         for v in 0..<vcpuCount {
@@ -310,10 +310,21 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     @inline(__always)
     func targetOracle(_ i: Int) -> Int32 {
         let s = irqs[i]
+        return target(of: s, i, forwarded: forwarded(s))
+    }
+
+    /// Pending, enabled and in a group the distributor forwards.
+    @inline(__always) func forwarded(_ s: IRQState) -> Bool {
+        s.enabled && s.pending(v2SGIs: version == .v2) && groupEnabledAtDistributor(s.group)
+    }
+
+    /// The target oracle of interrupt `i` whose state is `s`, given
+    /// `forwarded(s)` (flush computes it once for the oracle and its key).
+    @inline(__always) func target(of s: IRQState, _ i: Int, forwarded: Bool) -> Int32 {
         if s.active {
             return s.apOwner >= 0 ? s.apOwner : s.routedVCPU
         }
-        if s.enabled && isPending(i) && groupEnabledAtDistributor(s.group) {
+        if forwarded {
             if s.oneOfN { return oneOfNTarget(i) }
             // A redistributor whose CPU sleeps (GICR_WAKER.ProcessorSleep)
             // has nothing forwarded: the interrupt waits in the distributor.

@@ -2,10 +2,12 @@ import GICArchitecture
 
 extension VGIC {
     /// The VMM reads a register (KVM's device-attribute access): the virtual
-    /// state only, with every vCPU out of the guest. `ISPENDR` (and GICv2's
-    /// `ICPENDR`) report the pending latch alone; GICv3's `ICPENDR` reads 0. `vcpu` names the vCPU
-    /// whose banked registers are meant (GICv2 distributor, CPU interface);
-    /// for a redistributor the region names it.
+    /// state only, with every vCPU out of the guest. GICv3's `ISPENDR`
+    /// reports the pending latch alone and its `ICPENDR` reads 0 (KVM's
+    /// uaccess); GICv2's `ISPENDR`/`ICPENDR` read the latch OR the line, as
+    /// the hardware register does. `vcpu` names the vCPU whose banked
+    /// registers are meant (GICv2 distributor, CPU interface); for a
+    /// redistributor the region names it.
     public func vmmRead(region: VGICRegion, offset: UInt32, width: Int, vcpu: Int = 0) throws(VGICError) -> UInt64 {
         lock.lock()
         defer { lock.unlock() }
@@ -20,9 +22,12 @@ extension VGIC {
     /// The VMM writes a register: virtual state only, with KVM's uaccess
     /// semantics: GICv3 `ISPENDR` writes set or clear the pending latch
     /// (the line level is LEVEL_INFO's) and `ICPENDR` is RAZ/WI; GICv2
-    /// `ISPENDR`/`ICPENDR` set/clear the latch; `GICD_IIDR` selects a
-    /// supported revision; `TYPER`s and other read-only registers ignore the
-    /// write. The physical twin of a mapped interrupt is not touched.
+    /// `ISPENDR`/`ICPENDR` set/clear the latch; `ISACTIVER`/`ICACTIVER`
+    /// change the virtual active state, mapped interrupts included (KVM
+    /// drops those writes for mapped interrupts; a restore here gets the
+    /// state it saved); `GICD_IIDR` selects a supported revision; `TYPER`s
+    /// and other read-only registers ignore the write. The physical twin of a
+    /// mapped interrupt is never touched.
     public func vmmWrite(region: VGICRegion, offset: UInt32, width: Int, value: UInt64, vcpu: Int = 0) throws(VGICError) {
         lock.lock()
         defer { lock.unlock() }

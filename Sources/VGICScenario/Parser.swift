@@ -1,6 +1,6 @@
 import GICArchitecture
 
-/// Parses scenario scripts (`SCENARIOS.md`, format 1) into a `Scenario`.
+/// Parses scenario scripts (`docs/scenarios.md`, format 1) into a `Scenario`.
 ///
 /// The parser checks everything a script can get wrong on its own: the
 /// grammar, numbers, option keys and values, the machine limits of the `vm`

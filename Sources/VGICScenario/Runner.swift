@@ -4,7 +4,7 @@ import VGIC
 import VGICModelPlatform
 
 /// Executes a parsed scenario on the hosted vGIC over the GIC hardware model,
-/// with the timing rules of `SCENARIOS.md` ("Time"):
+/// with the timing rules of `docs/scenarios.md` ("Time"):
 ///
 /// - a guest statement enters its vCPU if it is out (the vGIC flushes);
 /// - a trapped access (every `gicd`/`gicr` access, `ICC_SGI*R_EL1` writes,

@@ -1,7 +1,7 @@
 import GICArchitecture
 import VGIC
 
-/// A parsed scenario script (`/work/shared/SCENARIOS.md`, format 1): the
+/// A parsed scenario script (`docs/scenarios.md`, format 1): the
 /// machine its `vm` header creates and the statements that follow it.
 public struct Scenario: Equatable, Sendable {
     public var machine: Machine

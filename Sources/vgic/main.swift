@@ -16,7 +16,7 @@ struct ScenarioCommand: ParsableCommand {
         discussion: """
             Prints `PASS path` or `FAIL path:LINE: expected ..., seen ...` for each file, \
             stops a file at its first failure, and exits non-zero if any file failed \
-            or could not be parsed. The language is described in SCENARIOS.md.
+            or could not be parsed. The language is described in docs/scenarios.md.
             """)
 
     @Flag(name: .shortAndLong, help: "Print each statement with what was observed.")

@@ -59,7 +59,7 @@ struct GuestStatementTests {
         ])
     }
 
-    /// Every name of SCENARIOS.md is known, each as readable and writable as
+    /// Every name of docs/scenarios.md is known, each as readable and writable as
     /// the architecture makes it.
     @Test(arguments: CPUInterfaceRegister.allCases)
     func everyRegisterName(_ r: CPUInterfaceRegister) throws {

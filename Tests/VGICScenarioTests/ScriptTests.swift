@@ -3,7 +3,7 @@ import Testing
 
 @Suite("whole scripts")
 struct ScriptTests {
-    /// The example of SCENARIOS.md.
+    /// The example of docs/scenarios.md.
     @Test func contractExample() throws {
         let s = try ScenarioParser.parse("""
             vm gic=v3 vcpus=2 irqs=128

@@ -104,21 +104,39 @@ func allocateShared() {
 
 // MARK: Output: one line per check
 
-/// A check whose failure is a known, documented departure from the
-/// architecture on one side: QEMU's own GIC (the reference) or the
-/// hypervisor. The check still tests the architecture; when it fails the
-/// line carries a TAP `# TODO` directive naming the side and the reason,
-/// and compare.sh accepts that failure on that side only.
-enum Known {
-    case qemu(StaticString)
-    case hypervisor(StaticString)
+/// A known, documented departure from the architecture on one side: QEMU's
+/// own GIC (the reference) or the hypervisor. The check still tests the
+/// architecture; the waiver names what the departure makes it see (`seen`,
+/// one value or a few). A failure that sees one of them is the departure:
+/// its line carries a TAP `# TODO` directive naming the side and the
+/// reason, and compare.sh accepts it on that side only. A failure that sees
+/// anything else is a failure like any other. A pass keeps the directive
+/// (TAP: a TODO that passed), which compare.sh reports on the waiver's side
+/// as a stale waiver, unless the departure is `intermittent`.
+struct Known {
+    enum Side { case qemu, hypervisor }
+    let side: Side
+    let why: StaticString
+    let seen: [UInt64]
+    let intermittent: Bool
+
+    static func qemu(_ why: StaticString, seen: UInt64..., intermittent: Bool = false) -> Known {
+        Known(side: .qemu, why: why, seen: seen, intermittent: intermittent)
+    }
+    static func hypervisor(_ why: StaticString, seen: UInt64..., intermittent: Bool = false) -> Known {
+        Known(side: .hypervisor, why: why, seen: seen, intermittent: intermittent)
+    }
 }
 
-func emit(_ ok: Bool, _ name: StaticString, _ index: Int?, _ known: Known?) {
+/// One check line. `got` is what the check saw, matched against a waiver
+/// and shown when the check fails.
+func emit(_ ok: Bool, _ got: UInt64?, _ name: StaticString, _ index: Int?, _ known: Known?) {
     let n = Int(cf_add(global(G.checks), 1))
+    var departure: Known? = nil
+    if let k = known, ok || k.seen.contains(got ?? ~0) { departure = k }
     if ok {
         _ = cf_add(global(G.passed), 1)
-    } else if known != nil {
+    } else if departure != nil {
         _ = cf_add(global(G.knownFailures), 1)
     } else {
         _ = cf_add(global(G.failed), 1)
@@ -130,23 +148,40 @@ func emit(_ ok: Bool, _ name: StaticString, _ index: Int?, _ known: Known?) {
         $0.s(" - ")
         $0.s(name)
         if let i = index { $0.s(" (vCPU "); $0.dec(i); $0.s(")") }
-        if !ok, let k = known {
-            switch k {
-            case .qemu(let why): $0.s(" # TODO QEMU departs from the architecture: "); $0.s(why)
-            case .hypervisor(let why): $0.s(" # TODO hypervisor departs from the architecture: "); $0.s(why)
+        if let k = departure {
+            $0.s(k.side == .qemu ? " # TODO QEMU departs from the architecture" : " # TODO hypervisor departs from the architecture")
+            if k.intermittent { $0.s(" (intermittently)") }
+            $0.s(": ")
+            $0.s(k.why)
+        }
+    }
+    if !ok, let k = known, departure == nil {
+        say {
+            $0.s(k.side == .qemu ? "#   not QEMU's known departure, which sees " : "#   not the hypervisor's known departure, which sees ")
+            for (i, v) in k.seen.enumerated() {
+                if i > 0 { $0.s(" or ") }
+                $0.hex(v)
             }
         }
     }
 }
 
 /// One check. `cpu` names the vCPU the check is about, if not vCPU 0 alone.
-func check(_ ok: Bool, _ name: StaticString, cpu: Int? = nil, known: Known? = nil) {
-    emit(ok, name, cpu, known)
+/// (A check that may meet a known departure says what it saw: `check(_:seeing:)`.)
+func check(_ ok: Bool, _ name: StaticString, cpu: Int? = nil) {
+    emit(ok, nil, name, cpu, nil)
+}
+
+/// A check whose verdict is `ok` and whose observation is `got`: the log
+/// shows `got` when the check fails, and a waiver matches it.
+func check(_ ok: Bool, seeing got: UInt64, _ name: StaticString, cpu: Int? = nil, known: Known? = nil) {
+    emit(ok, got, name, cpu, known)
+    if !ok { say { $0.s("#   got "); $0.hex(got) } }
 }
 
 /// A check of a value, which the log shows when it is wrong.
 func checkEq(_ got: UInt64, _ expected: UInt64, _ name: StaticString, cpu: Int? = nil, known: Known? = nil) {
-    emit(got == expected, name, cpu, known)
+    emit(got == expected, got, name, cpu, known)
     if got != expected {
         say { $0.s("#   got "); $0.hex(got); $0.s(", expected "); $0.hex(expected) }
     }
@@ -297,14 +332,14 @@ func guestSync(_ frame: UnsafeMutablePointer<UInt64>) {
         $0.s(" ELR_EL1 ")
         $0.hex(read_elr_el1())
     }
-    emit(false, "no unexpected exception", thisCPU(), nil)
+    emit(false, nil, "no unexpected exception", thisCPU(), nil)
     while true { cf_wfi() }
 }
 
 @_cdecl("guest_fault")
 func guestFault(_ frame: UnsafeMutablePointer<UInt64>) {
     say { $0.s("# vCPU "); $0.dec(thisCPU()); $0.s(": unexpected exception vector, ESR_EL1 "); $0.hex(read_esr_el1()) }
-    emit(false, "no unexpected exception", thisCPU(), nil)
+    emit(false, nil, "no unexpected exception", thisCPU(), nil)
     while true { cf_wfi() }
 }
 

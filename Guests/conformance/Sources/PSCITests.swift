@@ -10,7 +10,9 @@ import GuestSupport
 // its start runs on the target's thread, so a second CPU_ON in that window
 // returns SUCCESS again (DEN 0022 6.6: ALREADY_ON or ON_PENDING) and queues
 // a second start. Those checks are known departures on the reference.
-let qemuOnPending = Known.qemu("its CPU_ON never sets ON_PENDING: a second CPU_ON before the start runs says SUCCESS")
+// Intermittent: whether the second call lands in that window depends on
+// QEMU's threads.
+let qemuOnPending: StaticString = "its CPU_ON never sets ON_PENDING: a second CPU_ON before the start runs says SUCCESS"
 
 enum PSCIResult {
     static let success: Int64 = 0
@@ -102,13 +104,15 @@ func psciTests() {
     let boots2 = load(last, F.boots)
     let first = psci(PSCICall.cpuOn, mpidrOf(last), entryAddress(), UInt64(last))
     let second = psci(PSCICall.cpuOn, mpidrOf(last), entryAddress(), UInt64(last))
+    // What it saw: first << 32 | second (QEMU: SUCCESS twice).
     check(first == 0 && (second == PSCIResult.alreadyOn || second == PSCIResult.onPending),
-          "CPU_ON twice: SUCCESS, then ALREADY_ON or ON_PENDING", known: qemuOnPending)
-    if first != 0 || (second != PSCIResult.alreadyOn && second != PSCIResult.onPending) {
-        noteValue("first, second:", UInt64(bitPattern: first) << 32 | UInt64(UInt32(truncatingIfNeeded: second)))
-    }
-    check(waitBoots(last, boots2 + 1) && spinUntil(us: 100_000) { load(last, F.boots) > boots2 + 1 } == false,
-          "...and the vCPU starts once", known: qemuOnPending)
+          seeing: UInt64(bitPattern: first) << 32 | UInt64(UInt32(truncatingIfNeeded: second)),
+          "CPU_ON twice: SUCCESS, then ALREADY_ON or ON_PENDING",
+          known: .qemu(qemuOnPending, seen: 0, intermittent: true))
+    _ = waitBoots(last, boots2 + 1)
+    _ = spinUntil(us: 100_000) { load(last, F.boots) > boots2 + 1 }
+    checkEq(load(last, F.boots) - boots2, 1, "...and the vCPU starts once",
+            known: .qemu(qemuOnPending, seen: 2, intermittent: true))
 
     // Racing callers: two vCPUs CPU_ON the same vCPU at once.
     if n >= 3 {
@@ -130,10 +134,15 @@ func psciTests() {
                 others = false
             }
         }
-        check(successes == 1 && others, "racing CPU_ONs: exactly one SUCCESS, the rest ALREADY_ON or ON_PENDING",
-              known: qemuOnPending)
-        check(waitBoots(last, boots3 + 1) && spinUntil(us: 100_000) { load(last, F.boots) > boots3 + 1 } == false,
-              "racing CPU_ONs: the vCPU starts once", known: qemuOnPending)
+        // What it saw: the number of SUCCESSes, plus 0x100 if another result
+        // was neither ALREADY_ON nor ON_PENDING (QEMU: two or three SUCCESSes).
+        check(successes == 1 && others, seeing: UInt64(successes) | (others ? 0 : 0x100),
+              "racing CPU_ONs: exactly one SUCCESS, the rest ALREADY_ON or ON_PENDING",
+              known: .qemu(qemuOnPending, seen: 2, 3, intermittent: true))
+        _ = waitBoots(last, boots3 + 1)
+        _ = spinUntil(us: 100_000) { load(last, F.boots) > boots3 + 1 }
+        checkEq(load(last, F.boots) - boots3, 1, "racing CPU_ONs: the vCPU starts once",
+                known: .qemu(qemuOnPending, seen: 2, 3, intermittent: true))
         cf_store(global(G.go), 0)
     } else {
         skip("racing CPU_ON callers", needs: 3)

@@ -355,8 +355,11 @@ let stateAtBoot = 15
 let timersAtBoot = 14
 
 /// QEMU 7.2 recomputes a timer's output only when its ENABLE or IMASK bit
-/// changes: a CPU reset leaves the line to the GIC as it was.
-let qemuTimerReset = Known.qemu("a CPU reset leaves the timer's output to the GIC as it was (7.2 recomputes it only when ENABLE or IMASK changes)")
+/// changes: a CPU reset leaves the line to the GIC as it was. The check
+/// below sees PPI pending << 1 | timer condition holds: QEMU's departure is
+/// 0b10, pending with the timer disabled.
+let qemuTimerReset = Known.qemu("a CPU reset leaves the timer's output to the GIC as it was (7.2 recomputes it only when ENABLE or IMASK changes)",
+                                seen: 0b10)
 
 let cpuOffJob: Job = { _ in
     guest_irq_disable()
@@ -387,9 +390,11 @@ func cpuOffOnTests() {
         if on != 0 || !up { stall("CPU_ON after CPU_OFF: the vCPU did not come back") }
         let atBoot = load(t, stateAtBoot)
         let ctl = load(t, timersAtBoot) >> (d == .virtualTimer ? 0 : 8) & 7
-        expectEq(atBoot >> 32 & (1 << id) == 0 ? 0 : 1, ctl == 5 ? 1 : 0,
-                 "after CPU_ON: the PPI is pending exactly when CNT*_CTL says the timer's condition holds",
-                 known: qemuTimerReset)
+        let pendingAtBoot: UInt64 = atBoot >> 32 & (1 << id) == 0 ? 0 : 1
+        let conditionAtBoot: UInt64 = ctl == 5 ? 1 : 0
+        expect(pendingAtBoot == conditionAtBoot, seeing: pendingAtBoot << 1 | conditionAtBoot,
+               "after CPU_ON: the PPI is pending exactly when CNT*_CTL says the timer's condition holds",
+               known: qemuTimerReset)
         noteValue("GICR_ISACTIVER0 | ISPENDR0 << 32 as the vCPU came back:", atBoot)
         noteValue("CNT*_CTL_EL0 as the vCPU came back:", ctl)
         writeState(GICD.isenabler, d, t, by: t)
