@@ -293,10 +293,13 @@ extension VGIC {
     /// while its device holds the line high, and each such activation would
     /// reach an edge-triggered virtual interrupt as one more edge. With an
     /// edge-triggered twin only a new edge of the line makes it pending. (A
-    /// PPI's trigger is fixed.)
+    /// PPI's trigger is fixed.) A twin held for a level line that the guest
+    /// makes edge-triggered has no reason left (a level is no edge): it is
+    /// released, or the device could never interrupt again.
     func twinConfigured(_ i: Int) {
         guard irqs[i].hw && irqs[i].intid >= 32 else { return }
         platform.setPhysicalEdgeTriggered(irqs[i].physicalINTID, irqs[i].edge)
+        settleTwin(i)
     }
 
     // MARK: The guest's distributor writes on a mapped interrupt (the seed)

@@ -130,6 +130,22 @@ struct PhysicalTwinTests {
         #expect(p.physEdge.contains(72), "a restore gives the twin the restored trigger")
     }
 
+    /// A level line held high, its twin taken by the host and held for it;
+    /// the guest disables the SPI and makes it edge-triggered: a level is no
+    /// edge, so nothing is pending any more, and the twin must be released
+    /// (held, it would keep the device from ever interrupting again). Found
+    /// by the difftest's device operations (seed `twin-edge-trigger`).
+    @Test func makingAHeldLevelTwinEdgeTriggeredReleasesIt() throws {
+        let (g, p) = try makeDeviceSPI()
+        try deviceFires(g, p)
+        #expect(p.physicalActive(72, cpu: 0))
+        g.guestMMIOWrite(vcpu: 0, region: .distributor, offset: GICD.icenabler + 4, width: 4, value: 1 << 8)
+        g.setUp(40, edge: true)
+        let i = g.spiIndex(40)
+        #expect(!g.isPending(i), "a level high is no edge")
+        #expect(!p.physicalActive(72, cpu: 0), "the twin held for the level must be released")
+    }
+
     /// An edge that comes while the guest handles the previous one waits at
     /// the physical level (the twin pending behind its activation, which
     /// the vGIC holds for the virtual interrupt): the guest's ISPENDR shows

@@ -114,6 +114,25 @@ func spiTests(_ d: Device, _ t: Int, full: Bool) {
     lower(d, t)
     settled(d, t)
     report()
+
+    heading(d, t, "level made edge-triggered with the line held high")
+    prepare(d, t)
+    raise(d, t)
+    let pendingLevel = becomesPending(d, t)
+    writeState(GICD.icenabler, d, t, by: 0)
+    setEdge(d, true)
+    writeState(GICD.isenabler, d, t, by: 0)
+    let n1 = nothing(t)
+    expect(pendingLevel && !pendingNow(d, t) && n1 == 1023,
+           "pending by its level; disabled, made edge-triggered, enabled: a level is no edge, nothing pending or taken")
+    lower(d, t)
+    raise(d, t)
+    let k = take(t)
+    expectEq(k, id, "then a rising edge is taken")
+    lower(d, t)
+    if k < 1020 { eoi(t, k) }
+    settled(d, t)
+    report()
     spiVectorTests(d, t, edge: true)
 }
 

@@ -152,9 +152,23 @@ func windowEntry(_ cpu: Int, _ k: Int) -> UInt64 { cf_load(windowWords! + cpu * 
 // MARK: The generator's side
 
 extension Run {
-    /// A device operation, a device interrupt enabled, or a read of a
-    /// device's own state.
+    /// A device operation, a device interrupt enabled, a device SPI made
+    /// edge-triggered or level-sensitive, or a read of a device's own state.
     func deviceOperation() {
+        if chance(10) {
+            // Disabled while its trigger changes (the generator's rule), then enabled.
+            let p = Pick(intid: deviceSPIs[below(deviceSPIs.count)], cpu: 0)
+            if inHandler(p) { return read() }
+            let edge = UInt32(below(2))
+            mmio_write32(bitRegister(GICD.icenabler, p), 1 << (p.intid % 32))
+            waitRWP(p)
+            let a = gicd + UInt(GICD.icfgr) + UInt(p.intid / 16) * 4
+            let shift = (p.intid % 16) * 2 + 1
+            mmio_write32(a, mmio_read32(a) & ~(1 << shift) | edge << shift)
+            mmio_write32(bitRegister(GICD.isenabler, p), 1 << (p.intid % 32))
+            log(0, "device SPI trigger, enabled", UInt64(p.intid) << 8 | UInt64(edge))
+            return
+        }
         if chance(20) {
             let p = chance(50) ? Pick(intid: chance(50) ? 27 : 30, cpu: below(vcpus))
                 : Pick(intid: deviceSPIs[below(deviceSPIs.count)], cpu: 0)
