@@ -41,14 +41,16 @@ extension VGIC {
         syncLocked(vcpu)
     }
 
-    /// Sort key: class, then priority, then INTID. An interrupt that is active
-    /// and pending ranks as active: the CPU interface cannot signal it again
-    /// before it is deactivated, so its pending state is not deliverable yet.
+    /// Sort key: class (bits 41:40), then priority (39:32), then INTID
+    /// (31:8); bit 0 carries the group, so that what is left out is known
+    /// from its key. An interrupt that is active and pending ranks as
+    /// active: the CPU interface cannot signal it again before it is
+    /// deactivated, so its pending state is not deliverable yet.
     @inline(__always)
-    func flushKey(_ s: IRQState, forwarded pendingHere: Bool, _ vmcr: VMCR) -> UInt32 {
+    func flushKey(_ s: IRQState, forwarded pendingHere: Bool, _ vmcr: VMCR) -> UInt64 {
         let groupOn = s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1
-        let cls: UInt32 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
-        return cls << 26 | UInt32(s.priority) << 16 | (s.intid & 0xFFFF)
+        let cls: UInt64 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
+        return cls << 40 | UInt64(s.priority) << 32 | UInt64(s.intid & 0xFF_FFFF) << 8 | UInt64(s.group & 1)
     }
 
     func flushLocked(_ v: Int) {
@@ -65,14 +67,20 @@ extension VGIC {
         var activeLeft = false
 
         // Select the best lrCount entries by insertion into a sorted scratch list.
+        let me = Int32(v)
+        let asleep = vcpus[v].processorSleep
         var i = vcpus[v].apHead
         while i >= 0 {
             let idx = Int(i)
-            let s = irqs[idx]
-            let next = s.apNext
-            let fwd = forwarded(s)
-            let t = target(of: s, idx, forwarded: fwd)
-            if t != Int32(v) {
+            let s = UnsafePointer(irqs.base + idx)
+            let next = s.pointee.apNext
+            let fwd = forwarded(s.pointee)
+            // Whether the target oracle says here: an active interrupt stays
+            // on this list; a forwarded one belongs here when routed here.
+            let here = s.pointee.active
+                || (fwd && (s.pointee.oneOfN ? oneOfNTarget(idx) == me : s.pointee.routedVCPU == me && !asleep))
+            if !here {
+                let t = target(of: s.pointee, idx, forwarded: fwd)
                 apRemove(idx)
                 if t >= 0 {
                     apInsert(idx, vcpu: t)
@@ -83,7 +91,7 @@ extension VGIC {
                 i = next
                 continue
             }
-            let key = flushKey(s, forwarded: fwd, vmcr)
+            let key = flushKey(s.pointee, forwarded: fwd, vmcr)
             var left = Int32(-1)
             var leftKey = key
             if n < lrCount {
@@ -96,7 +104,7 @@ extension VGIC {
             } else {
                 left = i
             }
-            if left >= 0 && Int(left) >= lpiBase && irqs[Int(left)].active {
+            if left >= 0 && Int(left) >= lpiBase && leftKey >> 40 == 1 && irqs[Int(left)].active {
                 // LPI hook: an LPI has no active state outside the CPU
                 // interface. One left without a list register is done for
                 // the vGIC: the guest's EOI of it only drops the priority
@@ -107,12 +115,14 @@ extension VGIC {
                 left = -1
             }
             if left >= 0 {
-                let l = irqs[Int(left)]
-                if l.active { activeLeft = true }
                 // The key computed when it was chosen: nothing changed since.
-                let k = leftKey >> 26
-                if k == 0 { if l.group == 0 { pendingLeft.0 = 1 } else { pendingLeft.1 = 1 } }
-                if k == 2 { if l.group == 0 { disabledLeft.0 = 1 } else { disabledLeft.1 = 1 } }
+                // Class 1 is active (a listed interrupt neither active nor
+                // forwarded has left the list above).
+                let k = leftKey >> 40
+                let group0 = leftKey & 1 == 0
+                if k == 1 { activeLeft = true }
+                if k == 0 { if group0 { pendingLeft.0 = 1 } else { pendingLeft.1 = 1 } }
+                if k == 2 { if group0 { disabledLeft.0 = 1 } else { disabledLeft.1 = 1 } }
             }
             i = next
         }
@@ -123,7 +133,7 @@ extension VGIC {
             let idx = Int(chosen[k])
             let (lr, source, activeInLR) = makeListRegister(idx)
             if irqs[idx].active && !activeInLR { activeLeft = true }
-            if chosenKeys[k] >> 26 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
+            if chosenKeys[k] >> 40 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
             let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
             platform.writeLR(cpu: cpu, k, raw)
             slots[v * 16 + k] = LRSlot(irq: Int32(idx), pending: lr.state.isPending, active: lr.state.isActive,
@@ -159,7 +169,7 @@ extension VGIC {
     }
 
     @inline(__always)
-    func insertChosen(_ i: Int32, key: UInt32, count: Int) {
+    func insertChosen(_ i: Int32, key: UInt64, count: Int) {
         var p = count
         while p > 0 && chosenKeys[p - 1] > key {
             chosen[p] = chosen[p - 1]
@@ -232,6 +242,7 @@ extension VGIC {
             let raw = platform.readLR(cpu: cpu, k)
             platform.writeLR(cpu: cpu, k, 0)
             slots[v * 16 + k] = LRSlot()
+            chosen[k] = slot.irq
             guard slot.irq >= 0 else { continue }
             let i = Int(slot.irq)
             let state = version == .v3 ? ICH_LR.state(of: raw) : GICH_LR.state(of: UInt32(truncatingIfNeeded: raw))
@@ -307,21 +318,23 @@ extension VGIC {
             if version == .v3 { aprs[v * 8 + 4 + r] = platform.readAPR(cpu: cpu, group: 1, index: r) }
         }
 
-        // Prune: interrupts that no longer belong here move or leave.
-        var j = vcpus[v].apHead
-        while j >= 0 {
-            let next = irqs[Int(j)].apNext
-            let t = targetOracle(Int(j))
+        // Prune: interrupts that no longer belong here move or leave. Only
+        // those the list registers held can be out of place: every change to
+        // another one went through queue(), which moved it then (a change to
+        // one in a running vCPU's list register only kicked that vCPU).
+        for k in 0..<used {
+            let j = Int(chosen[k])
+            guard j >= 0, irqs[j].apOwner == Int32(v) else { continue }
+            let t = targetOracle(j)
             if t != Int32(v) {
-                apRemove(Int(j))
+                apRemove(j)
                 if t >= 0 {
-                    apInsert(Int(j), vcpu: t)
+                    apInsert(j, vcpu: t)
                     platform.kick(vcpu: Int(t))
                 } else {
-                    releaseLPIIfIdle(Int(j))  // LPI hook
+                    releaseLPIIfIdle(j)  // LPI hook
                 }
             }
-            j = next
         }
     }
 

@@ -119,7 +119,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     let aprs: FixedStorage<UInt32>
     /// Scratch for flush: candidate IRQ indices in list-register order.
     let chosen: FixedStorage<Int32>
-    let chosenKeys: FixedStorage<UInt32>
+    let chosenKeys: FixedStorage<UInt64>
     /// Scratch for sync: interrupts whose active state a list register carried.
     let representedScratch: FixedStorage<Int32>
     /// Per vCPU, `deactivationWords` words: the deactivations it saw that the
