@@ -60,25 +60,34 @@ extension VGIC {
         }
         let vmcr = vcpus[v].vmcr
         var n = 0
-        // Left out of the list registers, per group: deliverable pending
-        // (class 0) and pending in a group the vCPU has disabled (class 2).
-        var pendingLeft: (UInt8, UInt8) = (0, 0)
-        var disabledLeft: (UInt8, UInt8) = (0, 0)
-        var activeLeft = false
+        // Bit class * 2 + group: an entry of that class and group was left
+        // out of the list registers (class 0 deliverable pending, 1 active,
+        // 2 pending in a group the vCPU has disabled).
+        var leftOut: UInt32 = 0
 
-        // Select the best lrCount entries by insertion into a sorted scratch list.
+        // Select the best lrCount entries by insertion into a sorted scratch
+        // list. What the loop does not change is read once.
         let me = Int32(v)
         let asleep = vcpus[v].processorSleep
+        let v2 = version == .v2
+        let forwarding = (distributorGroup0, distributorGroup1)
+        // Once `lrCount` entries are chosen: the last one's key, and its class
+        // and priority alone (an entry of a worse class or priority is left
+        // out without building its key).
+        var worstChosen = UInt64.max
+        var worstCoarse = UInt64.max
         var i = vcpus[v].apHead
         while i >= 0 {
             let idx = Int(i)
             let s = UnsafePointer(irqs.base + idx)
             let next = s.pointee.apNext
-            let fwd = forwarded(s.pointee)
+            let active = s.pointee.active
+            let group = s.pointee.group & 1
+            // forwarded(s), with the distributor's enables read once.
+            let fwd = s.pointee.enabled && s.pointee.pending(v2SGIs: v2) && (group == 0 ? forwarding.0 : forwarding.1)
             // Whether the target oracle says here: an active interrupt stays
             // on this list; a forwarded one belongs here when routed here.
-            let here = s.pointee.active
-                || (fwd && (s.pointee.oneOfN ? oneOfNTarget(idx) == me : s.pointee.routedVCPU == me && !asleep))
+            let here = active || (fwd && (s.pointee.oneOfN ? oneOfNTarget(idx) == me : s.pointee.routedVCPU == me && !asleep))
             if !here {
                 let t = target(of: s.pointee, idx, forwarded: fwd)
                 apRemove(idx)
@@ -91,18 +100,39 @@ extension VGIC {
                 i = next
                 continue
             }
-            let key = flushKey(s.pointee, forwarded: fwd, vmcr)
+            // flushKey: class, priority, INTID, group. Class 1 is active (a
+            // listed interrupt neither active nor forwarded has left above).
+            let cls: UInt64 = active ? 1 : ((group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1) ? 0 : 2)
+            let coarse = cls << 8 | UInt64(s.pointee.priority)
+            if coarse > worstCoarse {
+                // Worse than every chosen entry: left out (an active LPI
+                // loses its active state, as below).
+                if cls == 1 && idx >= lpiBase {
+                    dropActiveLPI(idx)
+                    if irqs[idx].pendingLatch { leftOut |= 1 << 1 }
+                } else {
+                    leftOut |= 1 << UInt32(truncatingIfNeeded: cls * 2 + UInt64(group))
+                }
+                i = next
+                continue
+            }
+            let key = coarse << 32 | UInt64(s.pointee.intid & 0xFF_FFFF) << 8 | UInt64(group)
+            assert(key == flushKey(s.pointee, forwarded: fwd, vmcr))
             var left = Int32(-1)
             var leftKey = key
             if n < lrCount {
                 insertChosen(i, key: key, count: n)
                 n += 1
-            } else if key < chosenKeys[n - 1] {
+            } else if key < worstChosen {
                 left = chosen[n - 1]
-                leftKey = chosenKeys[n - 1]
+                leftKey = worstChosen
                 insertChosen(i, key: key, count: n - 1)
             } else {
                 left = i
+            }
+            if n == lrCount {
+                worstChosen = chosenKeys[n - 1]
+                worstCoarse = worstChosen >> 32
             }
             if left >= 0 && Int(left) >= lpiBase && leftKey >> 40 == 1 && irqs[Int(left)].active {
                 // LPI hook: an LPI has no active state outside the CPU
@@ -111,18 +141,12 @@ extension VGIC {
                 // (the architecture counts no EOIcount for it), and if it
                 // is pending again it waits for room (NP).
                 dropActiveLPI(Int(left))
-                if irqs[Int(left)].pendingLatch { pendingLeft.1 = 1 }  // LPIs are group 1
+                if irqs[Int(left)].pendingLatch { leftOut |= 1 << 1 }  // pending, group 1 (LPIs are)
                 left = -1
             }
             if left >= 0 {
                 // The key computed when it was chosen: nothing changed since.
-                // Class 1 is active (a listed interrupt neither active nor
-                // forwarded has left the list above).
-                let k = leftKey >> 40
-                let group0 = leftKey & 1 == 0
-                if k == 1 { activeLeft = true }
-                if k == 0 { if group0 { pendingLeft.0 = 1 } else { pendingLeft.1 = 1 } }
-                if k == 2 { if group0 { disabledLeft.0 = 1 } else { disabledLeft.1 = 1 } }
+                leftOut |= 1 << UInt32(truncatingIfNeeded: (leftKey >> 40) * 2 + (leftKey & 1))
             }
             i = next
         }
@@ -132,7 +156,7 @@ extension VGIC {
         for k in 0..<n {
             let idx = Int(chosen[k])
             let (lr, source, activeInLR) = makeListRegister(idx)
-            if irqs[idx].active && !activeInLR { activeLeft = true }
+            if irqs[idx].active && !activeInLR { leftOut |= 1 << 2 }
             if chosenKeys[k] >> 40 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
             let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
             platform.writeLR(cpu: cpu, k, raw)
@@ -143,19 +167,22 @@ extension VGIC {
         vcpus[v].lrsUsed = n
 
         var hcr = HCR(rawValue: HCR.en)
-        if pendingLeft.0 | pendingLeft.1 != 0 {
+        let pendingLeft = (leftOut & 1 != 0, leftOut & 2 != 0)
+        let activeLeft = leftOut & 0b1100 != 0
+        let disabledLeft = (leftOut & 0b1_0000 != 0, leftOut & 0b10_0000 != 0)
+        if pendingLeft.0 || pendingLeft.1 {
             hcr.set(HCR.npie, true)
             if lrCount >= 2 { hcr.set(HCR.uie, true) }
         }
         if activeLeft { hcr.set(HCR.lrenpie, true) }
-        if disabledLeft.0 != 0 && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
-        if disabledLeft.1 != 0 && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
+        if disabledLeft.0 && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
+        if disabledLeft.1 && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
         // A group whose pending entries fill list registers while the other
         // group's deliverable interrupts wait: if the guest disables it, its
         // entries can no longer be taken (NP and U do not fire: they are
         // still pending), so the vCPU must exit and flush the other group's.
-        if pendingIn.0 != 0 && pendingLeft.1 != 0 { hcr.set(HCR.vgrp0die, true) }
-        if pendingIn.1 != 0 && pendingLeft.0 != 0 { hcr.set(HCR.vgrp1die, true) }
+        if pendingIn.0 != 0 && pendingLeft.1 { hcr.set(HCR.vgrp0die, true) }
+        if pendingIn.1 != 0 && pendingLeft.0 { hcr.set(HCR.vgrp1die, true) }
         // DIR must be emulated when the hardware could not match it: an
         // interrupt active without a list register here, or an SPI that
         // another vCPU acknowledged (the guest may deactivate it from here).
