@@ -33,6 +33,9 @@ if ! command -v valgrind >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq valgrind >/dev/null
 fi
 
+# The benchmarks package depends on this one by path, and SwiftPM does not
+# notice files added to or renamed in it without planning the build again.
+rm -f Benchmarks/.build/release.yaml Benchmarks/.build/*/release/description.json
 (cd Benchmarks && swift build -c release --product VGICOpCounter >&2)
 BIN="$(cd Benchmarks && swift build -c release --show-bin-path)/VGICOpCounter"
 OUT=Benchmarks/.build/instructions

@@ -41,14 +41,16 @@ extension VGIC {
         syncLocked(vcpu)
     }
 
-    /// Sort key: class, then priority, then INTID. An interrupt that is active
-    /// and pending ranks as active: the CPU interface cannot signal it again
-    /// before it is deactivated, so its pending state is not deliverable yet.
+    /// Sort key: class (bits 41:40), then priority (39:32), then INTID
+    /// (31:8); bit 0 carries the group, so that what is left out is known
+    /// from its key. An interrupt that is active and pending ranks as
+    /// active: the CPU interface cannot signal it again before it is
+    /// deactivated, so its pending state is not deliverable yet.
     @inline(__always)
-    func flushKey(_ s: IRQState, forwarded pendingHere: Bool, _ vmcr: VMCR) -> UInt32 {
+    func flushKey(_ s: IRQState, forwarded pendingHere: Bool, _ vmcr: VMCR) -> UInt64 {
         let groupOn = s.group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1
-        let cls: UInt32 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
-        return cls << 26 | UInt32(s.priority) << 16 | (s.intid & 0xFFFF)
+        let cls: UInt64 = s.active ? 1 : (pendingHere ? (groupOn ? 0 : 2) : 1)
+        return cls << 40 | UInt64(s.priority) << 32 | UInt64(s.intid & 0xFF_FFFF) << 8 | UInt64(s.group & 1)
     }
 
     func flushLocked(_ v: Int) {
@@ -58,21 +60,36 @@ extension VGIC {
         }
         let vmcr = vcpus[v].vmcr
         var n = 0
-        // Left out of the list registers, per group: deliverable pending
-        // (class 0) and pending in a group the vCPU has disabled (class 2).
-        var pendingLeft: (UInt8, UInt8) = (0, 0)
-        var disabledLeft: (UInt8, UInt8) = (0, 0)
-        var activeLeft = false
+        // Bit class * 2 + group: an entry of that class and group was left
+        // out of the list registers (class 0 deliverable pending, 1 active,
+        // 2 pending in a group the vCPU has disabled).
+        var leftOut: UInt32 = 0
 
-        // Select the best lrCount entries by insertion into a sorted scratch list.
+        // Select the best lrCount entries by insertion into a sorted scratch
+        // list. What the loop does not change is read once.
+        let me = Int32(v)
+        let asleep = vcpus[v].processorSleep
+        let v2 = version == .v2
+        let forwarding = (distributorGroup0, distributorGroup1)
+        // Once `lrCount` entries are chosen: the last one's key, and its class
+        // and priority alone (an entry of a worse class or priority is left
+        // out without building its key).
+        var worstChosen = UInt64.max
+        var worstCoarse = UInt64.max
         var i = vcpus[v].apHead
         while i >= 0 {
             let idx = Int(i)
-            let s = irqs[idx]
-            let next = s.apNext
-            let fwd = forwarded(s)
-            let t = target(of: s, idx, forwarded: fwd)
-            if t != Int32(v) {
+            let s = UnsafePointer(irqs.base + idx)
+            let next = s.pointee.apNext
+            let active = s.pointee.active
+            let group = s.pointee.group & 1
+            // forwarded(s), with the distributor's enables read once.
+            let fwd = s.pointee.enabled && s.pointee.pending(v2SGIs: v2) && (group == 0 ? forwarding.0 : forwarding.1)
+            // Whether the target oracle says here: an active interrupt stays
+            // on this list; a forwarded one belongs here when routed here.
+            let here = active || (fwd && (s.pointee.oneOfN ? oneOfNTarget(idx) == me : s.pointee.routedVCPU == me && !asleep))
+            if !here {
+                let t = target(of: s.pointee, idx, forwarded: fwd)
                 apRemove(idx)
                 if t >= 0 {
                     apInsert(idx, vcpu: t)
@@ -83,36 +100,53 @@ extension VGIC {
                 i = next
                 continue
             }
-            let key = flushKey(s, forwarded: fwd, vmcr)
+            // flushKey: class, priority, INTID, group. Class 1 is active (a
+            // listed interrupt neither active nor forwarded has left above).
+            let cls: UInt64 = active ? 1 : ((group == 0 ? vmcr.enableGroup0 : vmcr.enableGroup1) ? 0 : 2)
+            let coarse = cls << 8 | UInt64(s.pointee.priority)
+            if coarse > worstCoarse {
+                // Worse than every chosen entry: left out (an active LPI
+                // loses its active state, as below).
+                if cls == 1 && idx >= lpiBase {
+                    dropActiveLPI(idx)
+                    if irqs[idx].pendingLatch { leftOut |= 1 << 1 }
+                } else {
+                    leftOut |= 1 << UInt32(truncatingIfNeeded: cls * 2 + UInt64(group))
+                }
+                i = next
+                continue
+            }
+            let key = coarse << 32 | UInt64(s.pointee.intid & 0xFF_FFFF) << 8 | UInt64(group)
+            assert(key == flushKey(s.pointee, forwarded: fwd, vmcr))
             var left = Int32(-1)
             var leftKey = key
             if n < lrCount {
                 insertChosen(i, key: key, count: n)
                 n += 1
-            } else if key < chosenKeys[n - 1] {
+            } else if key < worstChosen {
                 left = chosen[n - 1]
-                leftKey = chosenKeys[n - 1]
+                leftKey = worstChosen
                 insertChosen(i, key: key, count: n - 1)
             } else {
                 left = i
             }
-            if left >= 0 && Int(left) >= lpiBase && irqs[Int(left)].active {
+            if n == lrCount {
+                worstChosen = chosenKeys[n - 1]
+                worstCoarse = worstChosen >> 32
+            }
+            if left >= 0 && Int(left) >= lpiBase && leftKey >> 40 == 1 && irqs[Int(left)].active {
                 // LPI hook: an LPI has no active state outside the CPU
                 // interface. One left without a list register is done for
                 // the vGIC: the guest's EOI of it only drops the priority
                 // (the architecture counts no EOIcount for it), and if it
                 // is pending again it waits for room (NP).
                 dropActiveLPI(Int(left))
-                if irqs[Int(left)].pendingLatch { pendingLeft.1 = 1 }  // LPIs are group 1
+                if irqs[Int(left)].pendingLatch { leftOut |= 1 << 1 }  // pending, group 1 (LPIs are)
                 left = -1
             }
             if left >= 0 {
-                let l = irqs[Int(left)]
-                if l.active { activeLeft = true }
                 // The key computed when it was chosen: nothing changed since.
-                let k = leftKey >> 26
-                if k == 0 { if l.group == 0 { pendingLeft.0 = 1 } else { pendingLeft.1 = 1 } }
-                if k == 2 { if l.group == 0 { disabledLeft.0 = 1 } else { disabledLeft.1 = 1 } }
+                leftOut |= 1 << UInt32(truncatingIfNeeded: (leftKey >> 40) * 2 + (leftKey & 1))
             }
             i = next
         }
@@ -122,8 +156,8 @@ extension VGIC {
         for k in 0..<n {
             let idx = Int(chosen[k])
             let (lr, source, activeInLR) = makeListRegister(idx)
-            if irqs[idx].active && !activeInLR { activeLeft = true }
-            if chosenKeys[k] >> 26 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
+            if irqs[idx].active && !activeInLR { leftOut |= 1 << 2 }
+            if chosenKeys[k] >> 40 == 0 { if lr.group == 0 { pendingIn.0 = 1 } else { pendingIn.1 = 1 } }
             let raw = version == .v3 ? ICH_LR.encode(lr) : UInt64(GICH_LR.encode(lr))
             platform.writeLR(cpu: cpu, k, raw)
             slots[v * 16 + k] = LRSlot(irq: Int32(idx), pending: lr.state.isPending, active: lr.state.isActive,
@@ -133,19 +167,22 @@ extension VGIC {
         vcpus[v].lrsUsed = n
 
         var hcr = HCR(rawValue: HCR.en)
-        if pendingLeft.0 | pendingLeft.1 != 0 {
+        let pendingLeft = (leftOut & 1 != 0, leftOut & 2 != 0)
+        let activeLeft = leftOut & 0b1100 != 0
+        let disabledLeft = (leftOut & 0b1_0000 != 0, leftOut & 0b10_0000 != 0)
+        if pendingLeft.0 || pendingLeft.1 {
             hcr.set(HCR.npie, true)
             if lrCount >= 2 { hcr.set(HCR.uie, true) }
         }
         if activeLeft { hcr.set(HCR.lrenpie, true) }
-        if disabledLeft.0 != 0 && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
-        if disabledLeft.1 != 0 && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
+        if disabledLeft.0 && !vmcr.enableGroup0 { hcr.set(HCR.vgrp0eie, true) }
+        if disabledLeft.1 && !vmcr.enableGroup1 { hcr.set(HCR.vgrp1eie, true) }
         // A group whose pending entries fill list registers while the other
         // group's deliverable interrupts wait: if the guest disables it, its
         // entries can no longer be taken (NP and U do not fire: they are
         // still pending), so the vCPU must exit and flush the other group's.
-        if pendingIn.0 != 0 && pendingLeft.1 != 0 { hcr.set(HCR.vgrp0die, true) }
-        if pendingIn.1 != 0 && pendingLeft.0 != 0 { hcr.set(HCR.vgrp1die, true) }
+        if pendingIn.0 != 0 && pendingLeft.1 { hcr.set(HCR.vgrp0die, true) }
+        if pendingIn.1 != 0 && pendingLeft.0 { hcr.set(HCR.vgrp1die, true) }
         // DIR must be emulated when the hardware could not match it: an
         // interrupt active without a list register here, or an SPI that
         // another vCPU acknowledged (the guest may deactivate it from here).
@@ -159,7 +196,7 @@ extension VGIC {
     }
 
     @inline(__always)
-    func insertChosen(_ i: Int32, key: UInt32, count: Int) {
+    func insertChosen(_ i: Int32, key: UInt64, count: Int) {
         var p = count
         while p > 0 && chosenKeys[p - 1] > key {
             chosen[p] = chosen[p - 1]
@@ -232,6 +269,7 @@ extension VGIC {
             let raw = platform.readLR(cpu: cpu, k)
             platform.writeLR(cpu: cpu, k, 0)
             slots[v * 16 + k] = LRSlot()
+            chosen[k] = slot.irq
             guard slot.irq >= 0 else { continue }
             let i = Int(slot.irq)
             let state = version == .v3 ? ICH_LR.state(of: raw) : GICH_LR.state(of: UInt32(truncatingIfNeeded: raw))
@@ -307,21 +345,23 @@ extension VGIC {
             if version == .v3 { aprs[v * 8 + 4 + r] = platform.readAPR(cpu: cpu, group: 1, index: r) }
         }
 
-        // Prune: interrupts that no longer belong here move or leave.
-        var j = vcpus[v].apHead
-        while j >= 0 {
-            let next = irqs[Int(j)].apNext
-            let t = targetOracle(Int(j))
+        // Prune: interrupts that no longer belong here move or leave. Only
+        // those the list registers held can be out of place: every change to
+        // another one went through queue(), which moved it then (a change to
+        // one in a running vCPU's list register only kicked that vCPU).
+        for k in 0..<used {
+            let j = Int(chosen[k])
+            guard j >= 0, irqs[j].apOwner == Int32(v) else { continue }
+            let t = targetOracle(j)
             if t != Int32(v) {
-                apRemove(Int(j))
+                apRemove(j)
                 if t >= 0 {
-                    apInsert(Int(j), vcpu: t)
+                    apInsert(j, vcpu: t)
                     platform.kick(vcpu: Int(t))
                 } else {
-                    releaseLPIIfIdle(Int(j))  // LPI hook
+                    releaseLPIIfIdle(j)  // LPI hook
                 }
             }
-            j = next
         }
     }
 

@@ -13,6 +13,15 @@ extension VGIC {
     /// does not define read as zero.
     public func guestMMIORead(vcpu: Int, region: VGICRegion, offset: UInt32, width: Int) -> UInt64 {
         guard vcpu >= 0 && vcpu < vcpuCount else { return 0 }
+        if case .distributor = region, width == 4, offset &- GICD.isenabler < 0x100, offset & 3 == 0 {
+            // GICD_ISENABLER<n>/ICENABLER<n>, a guest's most frequent read:
+            // one word of the enable mirror (what perIRQAccess would return).
+            let first = (offset & 0x7F) * 8
+            guard first < intidLimit, first >= 32 || version == .v2 else { return 0 }
+            lock.lock()
+            defer { lock.unlock() }
+            return UInt64(enabledWords[index(first, vcpu: vcpu) >> 5])
+        }
         if accessNeedsOtherVCPUsOut(region: region, offset: offset) {
             return withOtherVCPUsOut(vcpu) {
                 access(requester: vcpu, region: region, offset: offset, width: width, write: false, value: 0,

@@ -29,10 +29,12 @@ extension VGIC {
     func locate(region: VGICRegion, offset: UInt32) -> (range: RegisterRange?, offset: UInt32, owner: Int) {
         switch region {
         case .distributor:
-            if version == .v3 {
-                return (row(distributorMapV3, distributorBlocksV3, offset), offset, -1)
+            let b = Int(offset >> 7)
+            if b < distributorBlocks.count {
+                let k = Int(distributorBlocks[b])
+                if k != 0 { return (distributorRows[k - 1], offset, -1) }
             }
-            return (row(distributorMapV2, distributorBlocksV2, offset), offset, -1)
+            return (version == .v3 ? row(distributorMapV3, offset) : row(distributorMapV2, offset), offset, -1)
         case .redistributor(let m):
             guard version == .v3, m >= 0, m < vcpuCount, offset < GICR.frameSize else { return (nil, offset, m) }
             if offset >= GICR.sgiBase {

@@ -119,7 +119,7 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     let aprs: FixedStorage<UInt32>
     /// Scratch for flush: candidate IRQ indices in list-register order.
     let chosen: FixedStorage<Int32>
-    let chosenKeys: FixedStorage<UInt32>
+    let chosenKeys: FixedStorage<UInt64>
     /// Scratch for sync: interrupts whose active state a list register carried.
     let representedScratch: FixedStorage<Int32>
     /// Per vCPU, `deactivationWords` words: the deactivations it saw that the
@@ -129,6 +129,11 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
     /// `lpiBase`) is enabled. A mirror of `IRQState.enabled`, written only by
     /// `setEnabled` and `mirrorEnable`, so that an ISENABLER read is one load.
     let enabledWords: FixedStorage<UInt32>
+    /// This version's distributor map and its block index (RegisterMap.swift),
+    /// copied in at creation: a trapped access decodes its row without the
+    /// lazy initialization check and reference counting of a global array.
+    let distributorRows: FixedStorage<RegisterRange>
+    let distributorBlocks: FixedStorage<UInt8>
 
     /// GICD_CTLR group enables.
     @exclusivity(unchecked) var distributorGroup0 = false
@@ -185,6 +190,12 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         representedScratch = FixedStorage(repeating: -1, count: 16)
         deactivated = FixedStorage(repeating: 0, count: vcpuCount * ((Int(intidLimit) + 63) / 64))
         enabledWords = FixedStorage(repeating: 0, count: (total + 31) / 32)
+        let rows = configuration.version == .v3 ? distributorMapV3 : distributorMapV2
+        let blocks = configuration.version == .v3 ? distributorBlocksV3 : distributorBlocksV2
+        distributorRows = FixedStorage(repeating: rows[0], count: rows.count)
+        for k in 0..<rows.count { distributorRows[k] = rows[k] }
+        distributorBlocks = FixedStorage(repeating: 0, count: blocks.count)
+        for k in 0..<blocks.count { distributorBlocks[k] = blocks[k] }
         redistributorLast = VGICAddressMap().redistributorLastFlags(vcpuCount: vcpuCount)
         resetState()
     }
@@ -199,6 +210,8 @@ public final class VGIC<Platform: VGICPlatform>: @unchecked Sendable {
         representedScratch.free()
         deactivated.free()
         enabledWords.free()
+        distributorRows.free()
+        distributorBlocks.free()
     }
 
     /// Enable or disable interrupt `i` (not an LPI).
